@@ -1,0 +1,1 @@
+"""Taskgate's HTTP API and the business rules shared with the workers."""

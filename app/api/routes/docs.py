@@ -1,0 +1,24 @@
+"""The AsyncAPI document of the workers' messages, served beside OpenAPI."""
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from faststream.specification import get_asyncapi_html
+
+from subscribers.specification import asyncapi
+
+router = APIRouter(tags=["docs"])
+
+
+@router.get("/asyncapi.json")
+def asyncapi_schema() -> dict[str, Any]:
+    """The AsyncAPI schema: exchanges, queues and message payloads."""
+    schema: dict[str, Any] = asyncapi.to_specification().to_jsonable()
+    return schema
+
+
+@router.get("/asyncapi", response_class=HTMLResponse)
+def asyncapi_page() -> str:
+    """The AsyncAPI schema as a browsable page."""
+    return get_asyncapi_html(asyncapi.to_specification(), try_it_out_path=None)

@@ -1,0 +1,57 @@
+"""Submitting tasks and viewing the queues."""
+
+import enum
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from app.api.deps import CursorDep, LimitDep, SessionDep
+from app.schemas import PageOut, TaskOut, TaskSubmit
+from app.services.tasks import QUEUE_STATUSES, QueueName, list_tasks, submit_task
+
+router = APIRouter(prefix="/queue", tags=["queue"])
+
+
+class QueueRef(enum.StrEnum):
+    """A queue by number or by name."""
+
+    MAIN_NUMBER = "1"
+    MAIN = "main"
+    DEAD_LETTER_NUMBER = "2"
+    DEAD_LETTER = "dead-letter"
+
+    @property
+    def queue(self) -> QueueName:
+        if self in (QueueRef.MAIN_NUMBER, QueueRef.MAIN):
+            return QueueName.MAIN
+        return QueueName.DEAD_LETTER
+
+
+@router.post("/", status_code=status.HTTP_202_ACCEPTED, response_model=TaskOut)
+async def create_task(body: TaskSubmit, session: SessionDep) -> TaskOut:
+    """Submit a task; it is recorded before the answer, then run by a worker."""
+    task = await submit_task(session=session, name=body.name, payload=body.payload)
+    return TaskOut.model_validate(task)
+
+
+@router.get("/{number_queues}", response_model=PageOut[TaskOut])
+async def view_queue(
+    number_queues: Annotated[
+        QueueRef,
+        Path(description="`1` or `main`: waiting and running tasks; `2` or `dead-letter`."),
+    ],
+    session: SessionDep,
+    cursor: CursorDep,
+    limit: LimitDep = 100,
+) -> PageOut[TaskOut]:
+    """View the tasks in a queue, newest first."""
+    page = await list_tasks(
+        session=session,
+        statuses=QUEUE_STATUSES[number_queues.queue],
+        limit=limit,
+        cursor=cursor,
+    )
+    return PageOut[TaskOut](
+        items=[TaskOut.model_validate(task) for task in page.items],
+        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+    )

@@ -1,0 +1,1 @@
+"""Task handlers: the registry and the built-in handlers."""

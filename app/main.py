@@ -1,0 +1,44 @@
+"""The HTTP API: `uvicorn app.main:app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api.errors import install_error_handlers
+from app.api.routes import api_router, root_routers
+from app.handlers.loader import load_handlers
+from db.session import engine
+from publishers.broker import broker
+from publishers.tasks import declare_topology
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    load_handlers()
+    # Connected, not started: this process publishes; only workers consume.
+    await broker.connect()
+    await declare_topology()
+    try:
+        yield
+    finally:
+        await broker.stop()
+        await engine.dispose()
+
+
+def create_app() -> FastAPI:
+    """Build the API: routers, error mapping, lifespan."""
+    app = FastAPI(
+        title="Taskgate",
+        version="0.1.0",
+        summary="Submit tasks over HTTP; workers run them; failures land in a dead-letter queue.",
+        lifespan=lifespan,
+    )
+    app.include_router(api_router)
+    for router in root_routers:
+        app.include_router(router)
+    install_error_handlers(app)
+    return app
+
+
+app = create_app()

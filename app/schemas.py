@@ -1,0 +1,65 @@
+"""HTTP request and response bodies."""
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from db.models import TaskStatus
+
+T = TypeVar("T")
+
+
+class TaskSubmit(BaseModel):
+    """A task to run: which handler, with what input."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "echo", "payload": {"hello": "world"}}]},
+    )
+
+    name: str = Field(
+        default="emulate", min_length=1, max_length=200, description="A registered handler."
+    )
+    payload: dict[str, Any] = Field(default_factory=dict, description="The handler's input.")
+
+
+class TaskOut(BaseModel):
+    """A task's state, result or error."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    name: str
+    status: TaskStatus
+    payload: dict[str, Any]
+    result: Any | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class DeadTaskOut(TaskOut):
+    """A dead task, with the traceback of its last attempt."""
+
+    traceback: str | None
+
+
+class PageOut(BaseModel, Generic[T]):
+    """One page of a list, newest first; pass `next_cursor` as `cursor` for the next."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadinessOut(BaseModel):
+    status: str
+    database: bool
+    broker: bool

@@ -1,0 +1,1 @@
+"""Business rules, shared by the HTTP routes and the workers."""

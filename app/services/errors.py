@@ -1,0 +1,35 @@
+"""Domain errors: they know nothing of HTTP or AMQP; `app/api/errors.py` maps them."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class TaskgateError(Exception):
+    """Base of the errors a caller can act on."""
+
+
+class UnknownHandlerError(TaskgateError):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = list(known)
+        super().__init__(f"unknown handler {name!r}; known handlers: {', '.join(self.known)}")
+
+
+class InvalidPayloadError(TaskgateError):
+    """The payload does not match the handler's payload type."""
+
+    def __init__(self, handler: str, errors: Sequence[Mapping[str, Any]]) -> None:
+        self.handler = handler
+        self.errors = list(errors)
+        super().__init__(f"payload does not match handler {handler!r}")
+
+
+class TaskNotFoundError(TaskgateError):
+    def __init__(self, task_id: object) -> None:
+        self.task_id = task_id
+        super().__init__(f"no task with id {task_id}")
+
+
+class InvalidCursorError(TaskgateError):
+    def __init__(self) -> None:
+        super().__init__("cursor is not one this API returned; pass next_cursor unchanged")

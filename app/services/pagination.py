@@ -1,0 +1,43 @@
+"""Keyset pagination: newest first, by (created_at, id), stable while tasks arrive."""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from app.services.errors import InvalidCursorError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The position after which the next page starts."""
+
+    created_at: datetime
+    id: UUID
+
+    def encode(self) -> str:
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "Cursor":
+        """Parse a token made by `encode`; anything else is an InvalidCursorError."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            created_at, task_id = raw.split("|")
+            cursor = cls(created_at=datetime.fromisoformat(created_at), id=UUID(task_id))
+        except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+            raise InvalidCursorError() from error
+        if cursor.created_at.tzinfo is None:
+            raise InvalidCursorError()
+        return cursor
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: Cursor | None

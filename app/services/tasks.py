@@ -1,0 +1,99 @@
+"""Submitting tasks and reading them back."""
+
+import enum
+import logging
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.handlers.registry import registry
+from app.services.errors import InvalidPayloadError, TaskNotFoundError, UnknownHandlerError
+from app.services.pagination import Cursor, Page
+from db.models import Task, TaskStatus
+from publishers.messages import TaskMessage
+from publishers.tasks import publish_task
+
+logger = logging.getLogger(__name__)
+
+
+class QueueName(enum.StrEnum):
+    MAIN = "main"
+    DEAD_LETTER = "dead-letter"
+
+
+# The statuses of the tasks each queue holds: the main queue has the work still to do.
+QUEUE_STATUSES: dict[QueueName, tuple[TaskStatus, ...]] = {
+    QueueName.MAIN: (TaskStatus.QUEUED, TaskStatus.RUNNING),
+    QueueName.DEAD_LETTER: (TaskStatus.DEAD,),
+}
+
+
+def validate_submission(*, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Check the handler exists and the payload fits it; return the payload with defaults."""
+    handler = registry.get(name)
+    if handler is None:
+        raise UnknownHandlerError(name, registry.names())
+    try:
+        parsed = handler.parse_payload(payload)
+    except ValidationError as error:
+        raise InvalidPayloadError(name, error.errors(include_url=False)) from error
+    normalized: dict[str, Any] = handler.payload_adapter.dump_python(parsed, mode="json")
+    return normalized
+
+
+async def submit_task(*, session: AsyncSession, name: str, payload: dict[str, Any]) -> Task:
+    """Record a task, commit, then publish it; the commit is what makes it accepted."""
+    normalized = validate_submission(name=name, payload=payload)
+    task: Task = (
+        await session.scalars(
+            insert(Task)
+            .values(id=uuid.uuid4(), name=name, status=TaskStatus.QUEUED, payload=normalized)
+            .returning(Task)
+        )
+    ).one()
+    await session.commit()
+    await _publish(session=session, task=task)
+    return task
+
+
+async def _publish(*, session: AsyncSession, task: Task) -> None:
+    try:
+        await publish_task(TaskMessage(id=task.id, name=task.name, payload=task.payload))
+    except Exception:
+        # The row is committed and stays unpublished (published_at IS NULL) for the relay.
+        logger.warning("task %s recorded but not published yet", task.id, exc_info=True)
+        return
+    await session.execute(update(Task).where(Task.id == task.id).values(published_at=func.now()))
+    await session.commit()
+
+
+async def get_task(*, session: AsyncSession, task_id: uuid.UUID) -> Task:
+    """The task with this id, or TaskNotFoundError."""
+    task = await session.get(Task, task_id)
+    if task is None:
+        raise TaskNotFoundError(task_id)
+    return task
+
+
+async def list_tasks(
+    *,
+    session: AsyncSession,
+    statuses: Collection[str] = (),
+    limit: int,
+    cursor: Cursor | None = None,
+) -> Page[Task]:
+    """Tasks newest first, optionally only those in `statuses`, one page at a time."""
+    query = select(Task).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)
+    if statuses:
+        query = query.where(Task.status.in_(statuses))
+    if cursor is not None:
+        query = query.where(tuple_(Task.created_at, Task.id) < (cursor.created_at, cursor.id))
+    tasks = list(await session.scalars(query))
+    if len(tasks) <= limit:
+        return Page(items=tasks, next_cursor=None)
+    last = tasks[limit - 1]
+    return Page(items=tasks[:limit], next_cursor=Cursor(created_at=last.created_at, id=last.id))

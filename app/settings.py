@@ -1,0 +1,70 @@
+"""Configuration from the environment and `.env`; every value has a local default."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL
+
+from publishers import constants
+
+
+class Settings(BaseSettings):
+    """Taskgate settings; variable names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    db_host: str = "127.0.0.1"
+    db_port: int = 5432
+    db_name: str = "taskgate"
+    db_user: str = "postgres"
+    db_pass: str = ""
+    db_pool_size: int = Field(default=20, ge=1)
+
+    rmq_host: str = "127.0.0.1"
+    rmq_port: int = 5672
+    rmq_user: str = "guest"
+    rmq_password: str = "guest"
+    rmq_vhost: str = "/"
+
+    rmq_queue_exchange: str = constants.DEFAULT_EXCHANGE
+    rmq_queue_routing_key: str = constants.DEFAULT_ROUTING_KEY
+    rmq_queue_name: str = constants.DEFAULT_QUEUE
+    rmq_queue_dead_letter_exchange: str = constants.DEFAULT_DEAD_LETTER_EXCHANGE
+    rmq_queue_routing_key_dead_letter: str = constants.DEFAULT_DEAD_LETTER_ROUTING_KEY
+    rmq_queue_dead_letter_name: str = constants.DEFAULT_DEAD_LETTER_QUEUE
+
+    # Messages a worker process holds and runs at once (see README: "Scaling workers").
+    worker_prefetch: int = Field(default=16, ge=1, le=1000)
+
+    # Comma-separated modules whose @task_handler functions are loaded beside the built-ins.
+    taskgate_handlers: str = ""
+
+    @property
+    def handler_modules(self) -> list[str]:
+        """Module names listed in TASKGATE_HANDLERS."""
+        return [name.strip() for name in self.taskgate_handlers.split(",") if name.strip()]
+
+    @property
+    def database_url(self) -> URL:
+        """SQLAlchemy URL of the task database (asyncpg driver)."""
+        return URL.create(
+            "postgresql+asyncpg",
+            username=self.db_user,
+            password=self.db_pass or None,
+            host=self.db_host,
+            port=self.db_port,
+            database=self.db_name,
+        )
+
+    @property
+    def amqp_url(self) -> str:
+        """AMQP URL of the RabbitMQ broker."""
+        vhost = "" if self.rmq_vhost == "/" else self.rmq_vhost
+        return f"amqp://{self.rmq_user}:{self.rmq_password}@{self.rmq_host}:{self.rmq_port}/{vhost}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,44 @@
+"""Create the configured database if it does not exist (`python -m db.create_database`)."""
+
+import asyncio
+import sys
+
+import asyncpg
+
+from app.settings import get_settings
+
+
+async def create_database() -> bool:
+    """Create DB_NAME on the server unless it exists; True if it was created."""
+    settings = get_settings()
+    connection = await asyncpg.connect(
+        host=settings.db_host,
+        port=settings.db_port,
+        user=settings.db_user,
+        password=settings.db_pass or None,
+        database="postgres",
+    )
+    try:
+        exists = await connection.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", settings.db_name
+        )
+        if exists:
+            return False
+        name = settings.db_name.replace('"', '""')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        return True
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    try:
+        created = asyncio.run(create_database())
+    except (OSError, asyncpg.PostgresError) as error:
+        sys.exit(f"cannot create the database: {error}")
+    name = get_settings().db_name
+    print(f"database {name!r} {'created' if created else 'exists'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The broker, its topology, the message contracts and the publishers."""

@@ -1,0 +1,15 @@
+"""The one broker object shared by the API (publishes) and the workers (consume)."""
+
+from faststream.rabbit import Channel, RabbitBroker
+
+from app.settings import get_settings
+
+_settings = get_settings()
+
+broker = RabbitBroker(
+    _settings.amqp_url,
+    # Prefetch bounds how many tasks one worker process runs at once; the broker's default
+    # is unlimited. Unroutable publishes raise instead of vanishing.
+    default_channel=Channel(prefetch_count=_settings.worker_prefetch, on_return_raises=True),
+    description="Taskgate's task transport",
+)

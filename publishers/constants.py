@@ -1,0 +1,25 @@
+"""Every exchange, queue, routing key and header name Taskgate uses, in one place.
+
+The defaults here are the values of the RMQ_* settings when the environment sets none.
+"""
+
+# Work path: the API publishes tasks to this exchange; workers consume the queue.
+DEFAULT_EXCHANGE = "taskgate"
+DEFAULT_ROUTING_KEY = "task"
+DEFAULT_QUEUE = "taskgate.tasks"
+
+# Redeliveries of one message before RabbitMQ dead-letters it: a backstop against a
+# message that crashes every worker; retries of failing tasks are counted in PostgreSQL.
+DELIVERY_LIMIT = 20
+
+# Dead-letter path: a task that failed for good, or a message no worker could read.
+DEFAULT_DEAD_LETTER_EXCHANGE = "taskgate.dlx"
+DEFAULT_DEAD_LETTER_ROUTING_KEY = "dead"
+DEFAULT_DEAD_LETTER_QUEUE = "taskgate.dead-letter"
+
+# Headers on dead-lettered messages: why the worker gave up, and on which task.
+HEADER_DEAD_REASON = "x-taskgate-reason"
+HEADER_TASK_ID = "x-taskgate-task-id"
+
+# Set by RabbitMQ on messages it dead-lettered itself (reject, delivery limit, TTL).
+HEADER_X_DEATH = "x-death"

@@ -1,0 +1,62 @@
+"""The dead-letter subscriber: records every dead-lettered message in PostgreSQL.
+
+RabbitMQ queues cannot be browsed, so the dead-letter queue is drained into the task
+table, where the API lists, inspects and replays it.
+"""
+
+import json
+from typing import Any
+from uuid import UUID
+
+from faststream.rabbit import RabbitRouter
+from faststream.rabbit.annotations import RabbitMessage
+
+from app.services.dead_letters import record_dead_letter
+from db.session import SessionFactory
+from publishers import constants
+from publishers.topology import dead_letter_exchange, dead_letter_queue
+
+router = RabbitRouter()
+
+RAW_BODY_LIMIT = 4000
+
+
+@router.subscriber(dead_letter_queue, dead_letter_exchange, title="record-dead-letter")
+async def record_dead_letter_message(message: RabbitMessage) -> None:
+    """Mark the message's task dead with the reason, or keep the unreadable message."""
+    headers = message.headers
+    task_id, name, payload = _task_fields(message.body)
+    header_id = headers.get(constants.HEADER_TASK_ID)
+    if task_id is None and header_id:
+        task_id = UUID(str(header_id))
+    async with SessionFactory() as session:
+        await record_dead_letter(
+            session=session,
+            task_id=task_id,
+            name=name,
+            payload=payload,
+            reason=_reason(headers),
+        )
+
+
+def _task_fields(body: bytes) -> tuple[UUID | None, str, dict[str, Any]]:
+    """(id, name, payload) of a task message, or what can be kept of an unreadable one."""
+    try:
+        data = json.loads(body)
+        task_id = UUID(str(data["id"]))
+        return task_id, str(data.get("name", "")), dict(data.get("payload") or {})
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raw = body[:RAW_BODY_LIMIT].decode("utf-8", errors="replace")
+        return None, "", {"raw": raw}
+
+
+def _reason(headers: dict[str, Any]) -> str:
+    reason = headers.get(constants.HEADER_DEAD_REASON)
+    if reason:
+        return str(reason)
+    deaths = headers.get(constants.HEADER_X_DEATH) or [{}]
+    death = deaths[0]
+    return (
+        f"dead-lettered by RabbitMQ from queue {death.get('queue', '?')}: "
+        f"{death.get('reason', 'unknown reason')}"
+    )
