@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from app.api.errors import install_error_handlers
 from app.api.routes import api_router, root_routers
 from app.handlers.loader import load_handlers
+from app.services.relay import OutboxRelay
 from db.session import engine
 from publishers.broker import broker
 from publishers.tasks import declare_topology
@@ -19,9 +20,12 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # Connected, not started: this process publishes; only workers consume.
     await broker.connect()
     await declare_topology()
+    relay = OutboxRelay()
+    relay.start()
     try:
         yield
     finally:
+        await relay.stop()
         await broker.stop()
         await engine.dispose()
 

@@ -10,6 +10,8 @@ from db.models import TaskStatus
 
 T = TypeVar("T")
 
+MAX_ATTEMPTS_LIMIT = 100
+
 
 class TaskSubmit(BaseModel):
     """A task to run: which handler, with what input."""
@@ -23,6 +25,24 @@ class TaskSubmit(BaseModel):
         default="emulate", min_length=1, max_length=200, description="A registered handler."
     )
     payload: dict[str, Any] = Field(default_factory=dict, description="The handler's input.")
+    max_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ATTEMPTS_LIMIT,
+        description="Attempts before the task is dead-lettered (default: the handler's).",
+    )
+
+
+class AttemptError(BaseModel):
+    """One failed attempt."""
+
+    attempt: int
+    error: str
+    started_at: datetime | None = None
+    failed_at: datetime | None = None
+    retry_in: float | None = Field(
+        default=None, description="Seconds waited before the next attempt (none: gave up)."
+    )
 
 
 class TaskOut(BaseModel):
@@ -37,6 +57,8 @@ class TaskOut(BaseModel):
     result: Any | None
     error: str | None
     attempts: int
+    max_attempts: int
+    errors: list[AttemptError] = Field(description="Every failed attempt, oldest first.")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     # Messages a worker process holds and runs at once (see README: "Scaling workers").
     worker_prefetch: int = Field(default=16, ge=1, le=1000)
 
+    # A running task's lease: renewed by its worker every third of it; once it lapses (the
+    # worker died), another worker takes the task over.
+    task_lease_seconds: float = Field(default=30.0, gt=0)
+    # On SIGTERM a worker stops taking messages and gives in-flight tasks this long to end.
+    worker_grace_seconds: float = Field(default=30.0, ge=0)
+    # The outbox relay: how often it looks for tasks that are owed a message, and how old
+    # such a task must be (younger ones are still being published by the API).
+    outbox_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_grace_seconds: float = Field(default=5.0, ge=0)
+    # How long the API waits for the broker to confirm a publish before leaving the task to
+    # the relay (the task is already recorded either way).
+    publish_timeout_seconds: float = Field(default=3.0, gt=0)
+
     # Comma-separated modules whose @task_handler functions are loaded beside the built-ins.
     taskgate_handlers: str = ""
 

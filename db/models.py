@@ -23,6 +23,7 @@ class TaskStatus(enum.StrEnum):
 
     QUEUED = "queued"
     RUNNING = "running"
+    RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     DEAD = "dead"
 
@@ -40,7 +41,8 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'running', 'succeeded', 'dead')", name="status_known"
+            "status IN ('queued', 'running', 'retrying', 'succeeded', 'dead')",
+            name="status_known",
         ),
         Index("ix_tasks_created_at_id", text("created_at DESC"), text("id DESC")),
         Index("ix_tasks_status_created_at_id", "status", text("created_at DESC"), text("id DESC")),
@@ -48,6 +50,16 @@ class Task(Base):
             "ix_tasks_unpublished",
             "created_at",
             postgresql_where=text("published_at IS NULL"),
+        ),
+        Index(
+            "ix_tasks_running_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+        ),
+        Index(
+            "ix_tasks_retry_due",
+            "due_at",
+            postgresql_where=text("status = 'retrying'"),
         ),
     )
 
@@ -59,8 +71,16 @@ class Task(Base):
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    max_attempts: Mapped[int] = mapped_column(server_default=text("3"))
+    # One entry per failed attempt: {attempt, started_at, failed_at, error, retry_in}.
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # NULL until the broker confirmed the task's message: the outbox relay's work list.
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # While running: the worker holding the task renews this; once past, another may take over.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # While retrying: the latest the delayed message is due back; the relay republishes it
+    # once this is past (a delayed message lost by the broker is never a lost task).
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -11,5 +11,7 @@ broker = RabbitBroker(
     # Prefetch bounds how many tasks one worker process runs at once; the broker's default
     # is unlimited. Unroutable publishes raise instead of vanishing.
     default_channel=Channel(prefetch_count=_settings.worker_prefetch, on_return_raises=True),
+    # On shutdown, in-flight tasks get this long to finish before they are handed back.
+    graceful_timeout=_settings.worker_grace_seconds,
     description="Taskgate's task transport",
 )

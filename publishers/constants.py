@@ -17,6 +17,14 @@ DEFAULT_DEAD_LETTER_EXCHANGE = "taskgate.dlx"
 DEFAULT_DEAD_LETTER_ROUTING_KEY = "dead"
 DEFAULT_DEAD_LETTER_QUEUE = "taskgate.dead-letter"
 
+# Delayed redelivery (retry backoff): one queue per power-of-two delay, from 1 s to
+# 2**MAX_DELAY_LEVEL s. Each message carries its own TTL; a queue holds only TTLs in
+# (2**(level-1), 2**level] s, so one stuck behind a longer one is late by less than its own
+# delay. On expiry RabbitMQ dead-letters it back to the work exchange.
+DELAY_EXCHANGE_SUFFIX = ".delay"
+DELAY_QUEUE_SUFFIX = ".delay"
+MAX_DELAY_LEVEL = 12
+
 # Headers on dead-lettered messages: why the worker gave up, and on which task.
 HEADER_DEAD_REASON = "x-taskgate-reason"
 HEADER_TASK_ID = "x-taskgate-task-id"

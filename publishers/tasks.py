@@ -1,9 +1,12 @@
 """Publishers: declared once as objects, so they appear in the AsyncAPI schema."""
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
 from aio_pika.abc import FieldValue
 
+from app.settings import get_settings
 from publishers import constants
 from publishers.broker import broker
 from publishers.messages import TaskMessage
@@ -11,6 +14,9 @@ from publishers.topology import (
     BINDINGS,
     dead_letter_exchange,
     dead_letter_queue,
+    delay_exchange,
+    delay_level,
+    delay_routing_key,
     work_exchange,
     work_queue,
 )
@@ -23,6 +29,18 @@ task_publisher = broker.publisher(
     schema=TaskMessage,
     title="submit-task",
     description="A task accepted by the API, for a worker to run.",
+)
+
+delayed_task_publisher = broker.publisher(
+    exchange=delay_exchange,
+    persist=True,
+    mandatory=True,
+    schema=TaskMessage,
+    title="retry-later",
+    description=(
+        "A task to run again after a delay (retry backoff, or a task another worker holds): "
+        "it waits in a delay queue until its TTL ends, then returns to the work queue."
+    ),
 )
 
 dead_letter_publisher = broker.publisher(
@@ -39,8 +57,19 @@ dead_letter_publisher = broker.publisher(
 
 
 async def publish_task(message: TaskMessage) -> None:
-    """Publish a task for the workers; returns once the broker confirmed it."""
-    await task_publisher.publish(message)
+    """Publish a task for the workers; returns once the broker confirmed it, raises
+    TimeoutError when it does not confirm in PUBLISH_TIMEOUT_SECONDS."""
+    async with asyncio.timeout(get_settings().publish_timeout_seconds):
+        await task_publisher.publish(message)
+
+
+async def publish_task_later(message: TaskMessage, *, delay_seconds: float) -> None:
+    """Publish a task to come back to the work queue after `delay_seconds`."""
+    await delayed_task_publisher.publish(
+        message,
+        routing_key=delay_routing_key(delay_level(delay_seconds)),
+        expiration=timedelta(seconds=max(delay_seconds, 0.001)),
+    )
 
 
 async def publish_dead_letter(body: Any, *, reason: str, task_id: str | None) -> None:

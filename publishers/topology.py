@@ -1,5 +1,7 @@
 """Exchanges and queues, declared through FastStream objects."""
 
+import math
+
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
 
 from app.settings import get_settings
@@ -10,6 +12,11 @@ _settings = get_settings()
 work_exchange = RabbitExchange(_settings.rmq_queue_exchange, type=ExchangeType.DIRECT, durable=True)
 dead_letter_exchange = RabbitExchange(
     _settings.rmq_queue_dead_letter_exchange, type=ExchangeType.DIRECT, durable=True
+)
+delay_exchange = RabbitExchange(
+    _settings.rmq_queue_exchange + constants.DELAY_EXCHANGE_SUFFIX,
+    type=ExchangeType.DIRECT,
+    durable=True,
 )
 
 # Quorum: replicated across a cluster and survives a node loss. A message rejected by a
@@ -31,4 +38,40 @@ dead_letter_queue = RabbitQueue(
     routing_key=_settings.rmq_queue_routing_key_dead_letter,
 )
 
-BINDINGS = ((work_exchange, work_queue), (dead_letter_exchange, dead_letter_queue))
+
+def delay_routing_key(level: int) -> str:
+    return f"{2**level}s"
+
+
+def delay_level(seconds: float) -> int:
+    """The delay queue for a wait of `seconds`: the smallest power of two that holds it."""
+    level = max(0, math.ceil(math.log2(max(seconds, 1.0))))
+    return min(level, constants.MAX_DELAY_LEVEL)
+
+
+def max_delay_seconds() -> float:
+    return float(2**constants.MAX_DELAY_LEVEL)
+
+
+# Nobody consumes these: messages wait out their TTL, then RabbitMQ routes them back to the
+# work queue. At-least-once dead-lettering keeps a retry from vanishing in that hop.
+delay_queues = [
+    RabbitQueue(
+        f"{_settings.rmq_queue_name}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}",
+        queue_type=QueueType.QUORUM,
+        routing_key=delay_routing_key(level),
+        arguments={
+            "x-dead-letter-exchange": _settings.rmq_queue_exchange,
+            "x-dead-letter-routing-key": _settings.rmq_queue_routing_key,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+    for level in range(constants.MAX_DELAY_LEVEL + 1)
+]
+
+BINDINGS = (
+    (work_exchange, work_queue),
+    (dead_letter_exchange, dead_letter_queue),
+    *((delay_exchange, queue) for queue in delay_queues),
+)

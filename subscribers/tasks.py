@@ -3,37 +3,62 @@
 import asyncio
 import logging
 
-from faststream.exceptions import NackMessage
+from faststream.exceptions import NackMessage, RejectMessage
 from faststream.rabbit import RabbitRouter
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from app.services.execution import Verdict, execute_task
+from app.services.execution import Outcome, Verdict, execute_task
+from app.services.leases import LeaseKeeper
+from app.settings import get_settings
+from db.errors import database_unavailable
 from db.session import SessionFactory
 from publishers.messages import TaskMessage
-from publishers.tasks import publish_dead_letter
+from publishers.tasks import publish_dead_letter, publish_task_later
 from publishers.topology import work_exchange, work_queue
 from subscribers.poison import PoisonMessageMiddleware
 
 logger = logging.getLogger(__name__)
 
 # Pause before handing a message back while PostgreSQL is unreachable, so an outage is
-# waited out instead of spinning through redeliveries.
+# waited out instead of spun through in redeliveries.
 DATABASE_DOWN_PAUSE_SECONDS = 2.0
 
 router = RabbitRouter(middlewares=(PoisonMessageMiddleware,))
+leases = LeaseKeeper(get_settings().task_lease_seconds)
 
 
 @router.subscriber(work_queue, work_exchange, title="run-task")
 async def run_task(task: TaskMessage) -> None:
-    """Run the task's handler, commit the outcome, then ack; dead-letter it when it fails."""
+    """Run the task's handler and commit the outcome before the ack; a failed attempt
+    comes back after its backoff, a task out of attempts goes to the dead-letter queue."""
     try:
         async with SessionFactory() as session:
-            outcome = await execute_task(session=session, task_id=task.id, name=task.name)
-    except (OperationalError, InterfaceError, OSError) as error:
-        logger.warning("database unavailable, requeueing task %s: %s", task.id, error)
+            outcome = await execute_task(
+                session=session, task_id=task.id, name=task.name, leases=leases
+            )
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        logger.warning("database unavailable; task %s goes back to the queue", task.id)
         await asyncio.sleep(DATABASE_DOWN_PAUSE_SECONDS)
         raise NackMessage(requeue=True) from error
-    if outcome.verdict is Verdict.DEAD:
-        await publish_dead_letter(
-            task.model_dump(mode="json"), reason=outcome.reason or "failed", task_id=str(task.id)
-        )
+    await _forward(task, outcome)
+
+
+async def _forward(task: TaskMessage, outcome: Outcome) -> None:
+    """Send the message where the outcome says it goes next."""
+    if outcome.verdict is Verdict.RETRY_LATER:
+        try:
+            await publish_task_later(task, delay_seconds=outcome.delay_seconds)
+        except Exception:
+            # The task row says when it is due; the relay sends it if this never arrives.
+            logger.warning("could not schedule task %s; the relay will", task.id, exc_info=True)
+    elif outcome.verdict is Verdict.DEAD:
+        try:
+            await publish_dead_letter(
+                task.model_dump(mode="json"),
+                reason=outcome.reason or "failed",
+                task_id=str(task.id),
+            )
+        except Exception as error:
+            # RabbitMQ then dead-letters the rejected message itself; the task is dead already.
+            raise RejectMessage() from error

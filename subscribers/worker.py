@@ -3,11 +3,15 @@
 from faststream import FastStream
 
 from app.handlers.loader import load_handlers
+from app.services.relay import OutboxRelay
 from db.session import engine
 from publishers.broker import broker
+from publishers.tasks import declare_topology
 from subscribers.specification import asyncapi
+from subscribers.tasks import leases
 
 app = FastStream(broker, specification=asyncapi)
+relay = OutboxRelay()
 
 
 @app.on_startup
@@ -15,6 +19,20 @@ def load_task_handlers() -> None:
     load_handlers()
 
 
+@app.after_startup
+async def start_background_work() -> None:
+    # The delay queues have no consumer, so consuming does not declare them.
+    await declare_topology()
+    leases.start()
+    relay.start()
+
+
+@app.on_shutdown
+async def stop_background_work() -> None:
+    await relay.stop()
+
+
 @app.after_shutdown
 async def close_database() -> None:
+    await leases.stop()
     await engine.dispose()

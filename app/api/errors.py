@@ -12,6 +12,9 @@ from app.services.errors import (
     TaskNotFoundError,
     UnknownHandlerError,
 )
+from db.errors import database_unavailable
+
+RETRY_AFTER_SECONDS = 2
 
 
 def _detail(loc: list[Any], msg: str, type_: str, **extra: Any) -> list[dict[str, Any]]:
@@ -41,9 +44,27 @@ def error_response(error: TaskgateError) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def database_unavailable_response() -> JSONResponse:
+    """503 with Retry-After: nothing was accepted, and the client should try again."""
+    return JSONResponse(
+        {"detail": "the task database is unavailable; nothing was recorded, retry shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    async def handle(_: Request, error: Exception) -> JSONResponse:
+    async def handle_domain_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, TaskgateError)
         return error_response(error)
 
-    app.add_exception_handler(TaskgateError, handle)
+    async def handle_unexpected(_: Request, error: Exception) -> JSONResponse:
+        if database_unavailable(error):
+            return database_unavailable_response()
+        # Logged with its traceback by the server; the client gets no internals.
+        return JSONResponse(
+            {"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
+        )
+
+    app.add_exception_handler(TaskgateError, handle_domain_error)
+    app.add_exception_handler(Exception, handle_unexpected)

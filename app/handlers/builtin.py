@@ -27,7 +27,8 @@ class FailPayload(BaseModel):
     message: str = Field(default="failed on purpose", description="The error the task ends with.")
 
 
-@task_handler("emulate")
+# The original behaviour: one attempt, a failure goes straight to the dead-letter queue.
+@task_handler("emulate", max_attempts=1)
 async def emulate(payload: EmulatePayload) -> dict[str, Any]:
     """Draw 1..100 and fail above the threshold (80 at the default rate of 0.2)."""
     draw = random.randint(1, 100)

@@ -3,21 +3,29 @@
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_type_hints
 
 from pydantic import TypeAdapter
 
-HandlerFunc = Callable[[Any], Awaitable[Any] | Any]
+from app.handlers.backoff import DEFAULT_BACKOFF, Backoff
+from app.handlers.context import TaskContext
+
+HandlerFunc = Callable[..., Awaitable[Any] | Any]
+
+DEFAULT_MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
 class TaskHandler:
-    """A named function that runs a task, and the type its payload must have."""
+    """A named function that runs a task, the type its payload must have, and its retry
+    policy."""
 
     name: str
     func: HandlerFunc
     payload_type: Any
-    max_attempts: int = 1
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    backoff: Backoff = DEFAULT_BACKOFF
+    wants_context: bool = False
     payload_adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -58,28 +66,45 @@ registry = HandlerRegistry()
 
 
 def task_handler(
-    name: str | None = None, *, max_attempts: int = 1
+    name: str | None = None,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    into: HandlerRegistry = registry,
 ) -> Callable[[HandlerFunc], HandlerFunc]:
     """Register the decorated function as a task handler.
 
-    Its one parameter's annotation is the payload type; the return value, JSON-able, is
-    the task's result.
+    Its first parameter's annotation is the payload type; an optional second parameter
+    annotated `TaskContext` receives the running attempt. The return value, JSON-able, is
+    the task's result; an exception fails the attempt (retried up to `max_attempts`).
     """
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
 
     def register(func: HandlerFunc) -> HandlerFunc:
-        parameters = list(inspect.signature(func).parameters.values())
-        if len(parameters) != 1:
-            raise TypeError(f"task handler {func.__name__} must take exactly one payload argument")
-        annotation = parameters[0].annotation
-        payload_type = dict[str, Any] if annotation is inspect.Parameter.empty else annotation
-        registry.add(
+        payload_type, wants_context = _signature(func)
+        into.add(
             TaskHandler(
                 name=name or func.__name__,
                 func=func,
                 payload_type=payload_type,
                 max_attempts=max_attempts,
+                backoff=backoff,
+                wants_context=wants_context,
             )
         )
         return func
 
     return register
+
+
+def _signature(func: HandlerFunc) -> tuple[Any, bool]:
+    """(payload type, whether a TaskContext is wanted) from the function's parameters."""
+    parameters = list(inspect.signature(func).parameters)
+    hints = get_type_hints(func)
+    if not 1 <= len(parameters) <= 2:
+        raise TypeError(f"task handler {func.__name__} must take (payload[, context])")
+    if len(parameters) == 2 and hints.get(parameters[1]) is not TaskContext:
+        raise TypeError(f"task handler {func.__name__}: a second parameter must be TaskContext")
+    payload_type = hints.get(parameters[0], dict[str, Any])
+    return payload_type, len(parameters) == 2

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.handlers.registry import registry
+from app.handlers.registry import TaskHandler, registry
 from app.services.errors import InvalidPayloadError, TaskNotFoundError, UnknownHandlerError
 from app.services.pagination import Cursor, Page
 from db.models import Task, TaskStatus
@@ -32,8 +32,11 @@ QUEUE_STATUSES: dict[QueueName, tuple[TaskStatus, ...]] = {
 }
 
 
-def validate_submission(*, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Check the handler exists and the payload fits it; return the payload with defaults."""
+def validate_submission(
+    *, name: str, payload: dict[str, Any]
+) -> tuple[TaskHandler, dict[str, Any]]:
+    """Check the handler exists and the payload fits it; the handler, and the payload with
+    its defaults filled in."""
     handler = registry.get(name)
     if handler is None:
         raise UnknownHandlerError(name, registry.names())
@@ -42,16 +45,28 @@ def validate_submission(*, name: str, payload: dict[str, Any]) -> dict[str, Any]
     except ValidationError as error:
         raise InvalidPayloadError(name, error.errors(include_url=False)) from error
     normalized: dict[str, Any] = handler.payload_adapter.dump_python(parsed, mode="json")
-    return normalized
+    return handler, normalized
 
 
-async def submit_task(*, session: AsyncSession, name: str, payload: dict[str, Any]) -> Task:
+async def submit_task(
+    *,
+    session: AsyncSession,
+    name: str,
+    payload: dict[str, Any],
+    max_attempts: int | None = None,
+) -> Task:
     """Record a task, commit, then publish it; the commit is what makes it accepted."""
-    normalized = validate_submission(name=name, payload=payload)
+    handler, normalized = validate_submission(name=name, payload=payload)
     task: Task = (
         await session.scalars(
             insert(Task)
-            .values(id=uuid.uuid4(), name=name, status=TaskStatus.QUEUED, payload=normalized)
+            .values(
+                id=uuid.uuid4(),
+                name=name,
+                status=TaskStatus.QUEUED,
+                payload=normalized,
+                max_attempts=max_attempts or handler.max_attempts,
+            )
             .returning(Task)
         )
     ).one()

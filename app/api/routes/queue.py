@@ -30,7 +30,9 @@ class QueueRef(enum.StrEnum):
 @router.post("/", status_code=status.HTTP_202_ACCEPTED, response_model=TaskOut)
 async def create_task(body: TaskSubmit, session: SessionDep) -> TaskOut:
     """Submit a task; it is recorded before the answer, then run by a worker."""
-    task = await submit_task(session=session, name=body.name, payload=body.payload)
+    task = await submit_task(
+        session=session, name=body.name, payload=body.payload, max_attempts=body.max_attempts
+    )
     return TaskOut.model_validate(task)
 
 

@@ -1,0 +1,57 @@
+"""Leases on running tasks: renewed while this worker runs them, so that only a task whose
+worker died is taken over by another."""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from app.services import transitions
+from db.session import SessionFactory
+
+logger = logging.getLogger(__name__)
+
+
+class LeaseKeeper:
+    """Renews, in one UPDATE every third of the lease, the leases of every attempt this
+    process is running."""
+
+    def __init__(self, lease_seconds: float) -> None:
+        self.lease = timedelta(seconds=lease_seconds)
+        self._running: set[tuple[uuid.UUID, int]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def holding(self, task_id: uuid.UUID, attempt: int) -> AsyncIterator[None]:
+        """Keep the attempt's lease alive for the duration of the block."""
+        key = (task_id, attempt)
+        self._running.add(key)
+        try:
+            yield
+        finally:
+            self._running.discard(key)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._renew_forever(), name="lease-keeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _renew_forever(self) -> None:
+        interval = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with SessionFactory() as session:
+                    await transitions.renew_leases(
+                        session=session, attempts=list(self._running), lease=self.lease
+                    )
+                    await session.commit()
+            except Exception:
+                # A missed renewal is survivable: the lease outlasts two more tries.
+                logger.warning("could not renew task leases", exc_info=True)

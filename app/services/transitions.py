@@ -1,0 +1,210 @@
+"""Every change of a task's state: one conditional UPDATE each.
+
+The WHERE clause names the states (and, for a running task, the attempt) the change is
+allowed from, so a redelivered or duplicated message can never move a task backwards or
+finish a task that another worker has taken over. None of these commit: the caller does.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Task, TaskStatus
+
+WAITING = (TaskStatus.QUEUED, TaskStatus.RETRYING)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """This worker now runs attempt `attempt` of the task."""
+
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    taken_over: bool
+
+
+@dataclass(frozen=True)
+class HeldElsewhere:
+    """Another worker holds a live lease on the task."""
+
+    lease_left_seconds: float
+
+
+@dataclass(frozen=True)
+class NotRunnable:
+    """The task is finished, or unknown."""
+
+    status: str | None
+
+
+ClaimResult = Claimed | HeldElsewhere | NotRunnable
+
+
+async def claim(*, session: AsyncSession, task_id: uuid.UUID, lease: timedelta) -> ClaimResult:
+    """Take the task to run: waiting, or running under a lease that lapsed (its worker died)."""
+    previous = (
+        select(Task.id, Task.status.label("previous")).where(Task.id == task_id).with_for_update()
+    ).cte("previous")
+    lapsed = (Task.status == TaskStatus.RUNNING) & (Task.lease_expires_at < func.now())
+    row = (
+        await session.execute(
+            update(Task)
+            .where(Task.id == previous.c.id, Task.status.in_(WAITING) | lapsed)
+            .values(
+                status=TaskStatus.RUNNING,
+                attempts=Task.attempts + 1,
+                started_at=func.now(),
+                lease_expires_at=func.now() + lease,
+                due_at=None,
+            )
+            .returning(Task.payload, Task.attempts, Task.max_attempts, previous.c.previous)
+        )
+    ).one_or_none()
+    if row is not None:
+        return Claimed(
+            payload=row.payload,
+            attempt=row.attempts,
+            max_attempts=row.max_attempts,
+            taken_over=row.previous == TaskStatus.RUNNING,
+        )
+    current = (
+        await session.execute(
+            select(
+                Task.status,
+                func.extract("epoch", Task.lease_expires_at - func.now()).label("left"),
+            ).where(Task.id == task_id)
+        )
+    ).one_or_none()
+    if current is not None and current.status == TaskStatus.RUNNING:
+        return HeldElsewhere(lease_left_seconds=max(float(current.left or 0), 0.0))
+    return NotRunnable(status=None if current is None else current.status)
+
+
+def _attempt_entry(attempt: int, error: str, retry_in: float | None) -> Any:
+    """`errors || [{attempt, started_at, failed_at, error, retry_in}]`, built in the UPDATE."""
+    entry = bindparam(None, {"attempt": attempt, "error": error, "retry_in": retry_in}, type_=JSONB)
+    times = func.jsonb_build_object("started_at", Task.started_at, "failed_at", func.now())
+    return Task.errors.op("||")(func.jsonb_build_array(times.op("||")(entry)))
+
+
+def _running(task_id: uuid.UUID, attempt: int) -> Any:
+    return (Task.id == task_id) & (Task.status == TaskStatus.RUNNING) & (Task.attempts == attempt)
+
+
+async def succeed(*, session: AsyncSession, task_id: uuid.UUID, attempt: int, result: Any) -> bool:
+    """Record the result of the attempt; False if the attempt no longer holds the task."""
+    outcome = await session.execute(
+        update(Task)
+        .where(_running(task_id, attempt))
+        .values(
+            status=TaskStatus.SUCCEEDED,
+            result=result,
+            error=None,
+            traceback=None,
+            finished_at=func.now(),
+            lease_expires_at=None,
+        )
+        .returning(Task.id)
+    )
+    return outcome.one_or_none() is not None
+
+
+async def schedule_retry(
+    *,
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    attempt: int,
+    error: str,
+    trace: str | None,
+    retry_in: float,
+    due_in: float,
+) -> bool:
+    """Record the failed attempt and wait `retry_in` s for the next; `due_in` bounds how
+    late the delayed message may come back before the relay sends another."""
+    outcome = await session.execute(
+        update(Task)
+        .where(_running(task_id, attempt))
+        .values(
+            status=TaskStatus.RETRYING,
+            error=error,
+            traceback=trace,
+            errors=_attempt_entry(attempt, error, round(retry_in, 3)),
+            lease_expires_at=None,
+            due_at=func.now() + timedelta(seconds=due_in),
+        )
+        .returning(Task.id)
+    )
+    return outcome.one_or_none() is not None
+
+
+async def bury(
+    *,
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    attempt: int | None,
+    error: str,
+    trace: str | None,
+) -> bool:
+    """Mark the task dead: its attempt failed with none left, or it cannot run at all
+    (`attempt` None: a waiting task, never claimed)."""
+    if attempt is None:
+        condition = (Task.id == task_id) & Task.status.in_(WAITING)
+        errors: Any = Task.errors
+    else:
+        condition = _running(task_id, attempt)
+        errors = _attempt_entry(attempt, error, None)
+    outcome = await session.execute(
+        update(Task)
+        .where(condition)
+        .values(
+            status=TaskStatus.DEAD,
+            error=error,
+            traceback=trace,
+            errors=errors,
+            finished_at=func.now(),
+            lease_expires_at=None,
+            due_at=None,
+        )
+        .returning(Task.id)
+    )
+    return outcome.one_or_none() is not None
+
+
+async def record_lost_attempt(*, session: AsyncSession, task_id: uuid.UUID, attempt: int) -> None:
+    """Note in the history that attempt `attempt - 1` died with its worker."""
+    entry = _attempt_entry(attempt - 1, "worker lost: its lease lapsed mid-attempt", None)
+    await session.execute(update(Task).where(_running(task_id, attempt)).values(errors=entry))
+
+
+async def release(*, session: AsyncSession, task_id: uuid.UUID, attempt: int) -> None:
+    """Give the task back unrun (the worker is shutting down); the attempt does not count."""
+    await session.execute(
+        update(Task)
+        .where(_running(task_id, attempt))
+        .values(
+            status=TaskStatus.QUEUED,
+            attempts=Task.attempts - 1,
+            lease_expires_at=None,
+        )
+    )
+
+
+async def renew_leases(
+    *, session: AsyncSession, attempts: list[tuple[uuid.UUID, int]], lease: timedelta
+) -> None:
+    """Extend the leases of the attempts this worker is running."""
+    if attempts:
+        await session.execute(
+            update(Task)
+            .where(
+                Task.status == TaskStatus.RUNNING,
+                tuple_(Task.id, Task.attempts).in_(attempts),
+            )
+            .values(lease_expires_at=func.now() + lease)
+        )

@@ -1,0 +1,26 @@
+"""Telling "the database is unreachable right now" apart from every other error."""
+
+from asyncpg import exceptions as pg
+from sqlalchemy.exc import DBAPIError
+
+# Raised while PostgreSQL restarts, refuses connections, or drops them.
+_UNAVAILABLE = (
+    OSError,  # connection refused or reset
+    TimeoutError,
+    pg.PostgresConnectionError,
+    pg.OperatorInterventionError,  # shutting down, starting up
+    pg.TooManyConnectionsError,
+    pg.InterfaceError,  # connection closed under a query
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when `error` (or what caused it) says PostgreSQL cannot be reached now."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _UNAVAILABLE):
+            return True
+        seen = seen.__cause__
+    return False

@@ -1,0 +1,97 @@
+"""Shared fixtures: a freshly migrated test database, an empty broker state, the API
+in-process over ASGI, and a real worker process."""
+
+import os
+
+# Before any Taskgate module reads its settings: a database and broker names of our own,
+# so a test run never touches a running Taskgate's data or queues.
+os.environ.setdefault("DB_NAME", "taskgate_test")
+TEST_PREFIX = os.environ.setdefault("TASKGATE_TEST_PREFIX", "taskgate-test")
+os.environ.setdefault("RMQ_QUEUE_EXCHANGE", TEST_PREFIX)
+os.environ.setdefault("RMQ_QUEUE_NAME", f"{TEST_PREFIX}.tasks")
+os.environ.setdefault("RMQ_QUEUE_DEAD_LETTER_EXCHANGE", f"{TEST_PREFIX}.dlx")
+os.environ.setdefault("RMQ_QUEUE_DEAD_LETTER_NAME", f"{TEST_PREFIX}.dead-letter")
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+from app.settings import get_settings  # noqa: E402
+from tests.support import processes, rabbit  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
+
+settings = get_settings()
+
+
+async def _recreate_database() -> None:
+    connection = await asyncpg.connect(
+        host=settings.db_host,
+        port=settings.db_port,
+        user=settings.db_user,
+        password=settings.db_pass or None,
+        database="postgres",
+    )
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{settings.db_name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{settings.db_name}"')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def migrated_database() -> None:
+    """A new, empty test database, made by the real migrations."""
+    await _recreate_database()
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=processes.ROOT, check=True
+    )
+
+
+@pytest.fixture(scope="session")
+async def clean_broker() -> None:
+    """No queues left from an earlier run: the topology is declared afresh."""
+    await rabbit.delete_queues(settings.rmq_queue_name, settings.rmq_queue_dead_letter_name)
+
+
+@pytest.fixture(scope="session")
+async def client(migrated_database: None, clean_broker: None) -> AsyncIterator[httpx.AsyncClient]:
+    """The API, in this process, with its lifespan (broker connected, topology declared)."""
+    from app.main import app
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://taskgate.test"
+        ) as http,
+    ):
+        yield http
+
+
+@pytest.fixture(scope="session")
+async def worker(client: httpx.AsyncClient) -> AsyncIterator[processes.Process]:
+    """One real worker process (`faststream run`), consuming both queues."""
+    process = processes.worker().start()
+
+    async def consuming() -> bool:
+        assert process.alive(), process.log()
+        return (
+            await rabbit.consumer_count(settings.rmq_queue_name) > 0
+            and await rabbit.consumer_count(settings.rmq_queue_dead_letter_name) > 0
+        )
+
+    try:
+        await wait_for(consuming, timeout=30, what="the worker to consume")
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def worker_log(worker: processes.Process) -> Iterator[processes.Process]:
+    """The worker, with its log printed when the test fails."""
+    yield worker
+    sys.stdout.write(worker.log()[-4000:])

@@ -1,0 +1,1 @@
+"""Helpers the tests share: waiting with deadlines, real processes, the real broker."""

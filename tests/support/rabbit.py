@@ -1,0 +1,44 @@
+"""Direct access to the real RabbitMQ, for setup and for what the API cannot show."""
+
+import aio_pika
+from aio_pika.exceptions import ChannelClosed
+
+from app.settings import get_settings
+
+
+async def _connect() -> aio_pika.abc.AbstractConnection:
+    return await aio_pika.connect(get_settings().amqp_url)
+
+
+async def consumer_count(queue: str) -> int:
+    """Consumers attached to `queue` now (0 if it does not exist)."""
+    connection = await _connect()
+    async with connection:
+        channel = await connection.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True)
+        except ChannelClosed:
+            return 0
+        count = declared.declaration_result.consumer_count
+        return int(count or 0)
+
+
+async def delete_queues(*names: str) -> None:
+    """Delete queues so a test run starts from an empty broker state."""
+    connection = await _connect()
+    async with connection:
+        for name in names:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+
+
+async def publish_raw(exchange: str, routing_key: str, body: bytes, content_type: str) -> None:
+    """Publish bytes as they are, bypassing Taskgate's publishers (for poison messages)."""
+    connection = await _connect()
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        target = await channel.get_exchange(exchange, ensure=True)
+        await target.publish(
+            aio_pika.Message(body, content_type=content_type, delivery_mode=2),
+            routing_key=routing_key,
+        )
