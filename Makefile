@@ -1,0 +1,77 @@
+# Taskgate: `make help` lists the targets. Every target that needs Python installs the
+# virtualenv first, so `make run` and `make test` work from a fresh clone.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BOOTSTRAP_PYTHON = $(shell command -v python3.11 || command -v python3)
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+PYTEST_ARGS ?=
+V ?=
+
+.PHONY: help venv services db migrate api worker run test lint format docs up down
+
+help: ## List the targets
+	@echo "usage: make <target>"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-zA-Z_-]*:.*## / { printf "  %-9s %s\n", $$1, $$2 }' \
+		$(firstword $(MAKEFILE_LIST))
+
+venv: $(STAMP)
+	@:
+
+# Re-installed only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" \
+		>$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log >&2; exit 1; }
+	@touch $@
+
+services: ## Make sure PostgreSQL and RabbitMQ answer (start them where possible)
+	@scripts/ensure-services.sh
+
+db: venv services ## Create the database DB_NAME if it does not exist
+	@$(BIN)/python -m db.create_database
+
+migrate: db ## Apply the Alembic migrations (alembic upgrade head)
+	@$(BIN)/alembic upgrade head
+
+api: migrate ## Run the HTTP API on HOST:PORT (127.0.0.1:8000)
+	@$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+worker: venv ## Run WORKERS worker processes (1) in the foreground
+	@$(BIN)/faststream run subscribers.worker:app --workers $(WORKERS)
+
+run: venv services migrate ## Run the API and one worker; Ctrl-C stops both
+	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) scripts/run.sh
+
+test: venv services ## Run the whole test suite against the taskgate_test database
+	@DB_NAME=taskgate_test $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff check, ruff format --check and mypy
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+format: venv ## Format the code and apply ruff's safe fixes
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+docs: venv ## Write docs/asyncapi.json (workers) and docs/openapi.json (API)
+	@mkdir -p docs
+	@$(BIN)/faststream docs gen subscribers.worker:app --out docs/asyncapi.json
+	@$(BIN)/python -c 'import json, pathlib; from app.main import app; \
+		pathlib.Path("docs/openapi.json").write_text(json.dumps(app.openapi(), indent=2) + "\n")'
+
+up: ## Build and start everything with docker compose
+	@docker compose up -d --build
+
+down: ## Stop the compose stack (V=1 also removes its volumes)
+	@docker compose down $(if $(V),-v)

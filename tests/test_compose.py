@@ -1,0 +1,118 @@
+"""The Docker Compose stack, the Makefile and the CI entry point, read as files."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("migrate", "api", "worker")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["services"]
+
+
+def _command(service: dict[str, Any]) -> str:
+    command = service["command"]
+    return command if isinstance(command, str) else " ".join(command)
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    environment = service["environment"]
+    if isinstance(environment, list):
+        return dict(item.split("=", 1) for item in environment)
+    return {name: str(value) for name, value in environment.items()}
+
+
+def _condition(service: dict[str, Any], dependency: str) -> str:
+    return service["depends_on"][dependency]["condition"]
+
+
+def test_compose_defines_every_service(services: dict[str, Any]) -> None:
+    assert set(services) >= {"rabbitmq", "postgres", "migrate", "api", "worker"}
+
+
+def test_compose_rabbitmq_uses_a_management_image(services: dict[str, Any]) -> None:
+    assert services["rabbitmq"]["image"].endswith("-management")
+
+
+@pytest.mark.parametrize("name", ["rabbitmq", "postgres", "api"])
+def test_compose_long_running_dependency_has_a_healthcheck(
+    services: dict[str, Any], name: str
+) -> None:
+    assert services[name]["healthcheck"]["test"]
+
+
+def test_compose_app_services_set_only_known_settings(services: dict[str, Any]) -> None:
+    known = {field.upper() for field in Settings.model_fields}
+    for name in APP_SERVICES:
+        unknown = set(_environment(services[name])) - known
+        assert not unknown, f"{name} sets {sorted(unknown)}, which Settings does not read"
+
+
+def test_compose_app_services_reach_the_compose_postgres_and_rabbitmq(
+    services: dict[str, Any],
+) -> None:
+    for name in APP_SERVICES:
+        environment = _environment(services[name])
+        assert environment["DB_HOST"] == "postgres"
+        assert environment["RMQ_HOST"] == "rabbitmq"
+        assert "postgres" in services and "rabbitmq" in services
+
+
+def test_compose_worker_runs_faststream(services: dict[str, Any]) -> None:
+    command = _command(services["worker"])
+    assert command.startswith("faststream run")
+    assert "subscribers.worker:app" in command.split()
+
+
+def test_compose_migrate_upgrades_to_head(services: dict[str, Any]) -> None:
+    assert _command(services["migrate"]) == "alembic upgrade head"
+    assert _condition(services["migrate"], "postgres") == "service_healthy"
+
+
+def test_compose_api_waits_for_migrations_and_broker(services: dict[str, Any]) -> None:
+    api = services["api"]
+    assert _condition(api, "migrate") == "service_completed_successfully"
+    assert _condition(api, "rabbitmq") == "service_healthy"
+
+
+def test_compose_worker_waits_for_migrations_and_broker(services: dict[str, Any]) -> None:
+    worker = services["worker"]
+    assert _condition(worker, "migrate") == "service_completed_successfully"
+    assert _condition(worker, "rabbitmq") == "service_healthy"
+
+
+def test_compose_declares_named_volumes(compose: dict[str, Any]) -> None:
+    assert set(compose["volumes"]) >= {"pgdata", "rabbitmq-data"}
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["help", "run", "api", "worker", "migrate", "test", "lint", "docs", "up", "down"],
+)
+def test_makefile_has_target(target: str) -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"no `{target}` target"
+
+
+def test_makefile_default_goal_is_help() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^\.DEFAULT_GOAL := help$", makefile, re.MULTILINE)
+
+
+def test_ci_entry_point_runs_make_test() -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    commands = [line.strip() for line in script.splitlines() if not line.startswith("#")]
+    assert "make test" in commands
