@@ -54,17 +54,17 @@ def max_delay_seconds() -> float:
 
 
 # Nobody consumes these: messages wait out their TTL, then RabbitMQ routes them back to the
-# work queue. At-least-once dead-lettering keeps a retry from vanishing in that hop.
+# work queue. Classic (durable, lightweight) rather than quorum: a delayed message is only a
+# reminder; the task row says when it is due, and the relay re-sends one that went missing.
 delay_queues = [
     RabbitQueue(
         f"{_settings.rmq_queue_name}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}",
-        queue_type=QueueType.QUORUM,
+        queue_type=QueueType.CLASSIC,
+        durable=True,
         routing_key=delay_routing_key(level),
         arguments={
             "x-dead-letter-exchange": _settings.rmq_queue_exchange,
             "x-dead-letter-routing-key": _settings.rmq_queue_routing_key,
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
         },
     )
     for level in range(constants.MAX_DELAY_LEVEL + 1)

@@ -12,9 +12,11 @@ from faststream.rabbit import RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
 
 from app.services.dead_letters import record_dead_letter
+from db.errors import database_unavailable
 from db.session import SessionFactory
 from publishers import constants
 from publishers.topology import dead_letter_exchange, dead_letter_queue
+from subscribers.outage import requeue_after_pause
 
 router = RabbitRouter()
 
@@ -29,14 +31,20 @@ async def record_dead_letter_message(message: RabbitMessage) -> None:
     header_id = headers.get(constants.HEADER_TASK_ID)
     if task_id is None and header_id:
         task_id = UUID(str(header_id))
-    async with SessionFactory() as session:
-        await record_dead_letter(
-            session=session,
-            task_id=task_id,
-            name=name,
-            payload=payload,
-            reason=_reason(headers),
-        )
+    try:
+        async with SessionFactory() as session:
+            await record_dead_letter(
+                session=session,
+                task_id=task_id,
+                name=name,
+                payload=payload,
+                reason=_reason(headers),
+            )
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        # Dropping it would lose the only copy: wait the outage out instead.
+        await requeue_after_pause(error, what="a dead letter")
 
 
 def _task_fields(body: bytes) -> tuple[UUID | None, str, dict[str, Any]]:

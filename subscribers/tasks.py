@@ -1,9 +1,8 @@
 """The work-queue subscriber: runs each task's handler and records the outcome."""
 
-import asyncio
 import logging
 
-from faststream.exceptions import NackMessage, RejectMessage
+from faststream.exceptions import RejectMessage
 from faststream.rabbit import RabbitRouter
 
 from app.services.execution import Outcome, Verdict, execute_task
@@ -14,13 +13,10 @@ from db.session import SessionFactory
 from publishers.messages import TaskMessage
 from publishers.tasks import publish_dead_letter, publish_task_later
 from publishers.topology import work_exchange, work_queue
+from subscribers.outage import requeue_after_pause
 from subscribers.poison import PoisonMessageMiddleware
 
 logger = logging.getLogger(__name__)
-
-# Pause before handing a message back while PostgreSQL is unreachable, so an outage is
-# waited out instead of spun through in redeliveries.
-DATABASE_DOWN_PAUSE_SECONDS = 2.0
 
 router = RabbitRouter(middlewares=(PoisonMessageMiddleware,))
 leases = LeaseKeeper(get_settings().task_lease_seconds)
@@ -38,9 +34,7 @@ async def run_task(task: TaskMessage) -> None:
     except Exception as error:
         if not database_unavailable(error):
             raise
-        logger.warning("database unavailable; task %s goes back to the queue", task.id)
-        await asyncio.sleep(DATABASE_DOWN_PAUSE_SECONDS)
-        raise NackMessage(requeue=True) from error
+        await requeue_after_pause(error, what=f"task {task.id}")
     await _forward(task, outcome)
 
 

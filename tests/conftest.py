@@ -11,6 +11,8 @@ os.environ.setdefault("RMQ_QUEUE_EXCHANGE", TEST_PREFIX)
 os.environ.setdefault("RMQ_QUEUE_NAME", f"{TEST_PREFIX}.tasks")
 os.environ.setdefault("RMQ_QUEUE_DEAD_LETTER_EXCHANGE", f"{TEST_PREFIX}.dlx")
 os.environ.setdefault("RMQ_QUEUE_DEAD_LETTER_NAME", f"{TEST_PREFIX}.dead-letter")
+# The handlers the tests run beside the built-ins (API and worker processes alike).
+os.environ.setdefault("TASKGATE_HANDLERS", "tests.chaos.handlers")
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -21,6 +23,7 @@ import httpx  # noqa: E402
 import pytest  # noqa: E402
 
 from app.settings import get_settings  # noqa: E402
+from tests.chaos.handlers import COUNTER_TABLES  # noqa: E402
 from tests.support import processes, rabbit  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
@@ -49,12 +52,25 @@ async def migrated_database() -> None:
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=processes.ROOT, check=True
     )
+    connection = await asyncpg.connect(
+        host=settings.db_host,
+        port=settings.db_port,
+        user=settings.db_user,
+        database=settings.db_name,
+    )
+    try:
+        await connection.execute(COUNTER_TABLES)
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(scope="session")
-async def clean_broker() -> None:
-    """No queues left from an earlier run: the topology is declared afresh."""
-    await rabbit.delete_queues(settings.rmq_queue_name, settings.rmq_queue_dead_letter_name)
+async def clean_broker() -> AsyncIterator[None]:
+    """No queues left from an earlier run: the topology is declared afresh, and removed."""
+    queues = rabbit.topology_queues(settings.rmq_queue_name, settings.rmq_queue_dead_letter_name)
+    await rabbit.delete_queues(*queues)
+    yield
+    await rabbit.delete_queues(*queues)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,12 @@
 """The one place where domain errors become HTTP answers."""
 
+import logging
 from typing import Any
 
+from asyncpg import InterfaceError, PostgresError
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from app.services.errors import (
     InvalidCursorError,
@@ -14,7 +17,10 @@ from app.services.errors import (
 )
 from db.errors import database_unavailable
 
+logger = logging.getLogger(__name__)
+
 RETRY_AFTER_SECONDS = 2
+DATABASE_ERRORS = (OSError, DBAPIError, PostgresError, InterfaceError)
 
 
 def _detail(loc: list[Any], msg: str, type_: str, **extra: Any) -> list[dict[str, Any]]:
@@ -53,18 +59,25 @@ def database_unavailable_response() -> JSONResponse:
     )
 
 
+def internal_error_response() -> JSONResponse:
+    """500 without internals; the traceback goes to the log."""
+    return JSONResponse(
+        {"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def handle_domain_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, TaskgateError)
         return error_response(error)
 
-    async def handle_unexpected(_: Request, error: Exception) -> JSONResponse:
+    async def handle_database_error(_: Request, error: Exception) -> JSONResponse:
         if database_unavailable(error):
             return database_unavailable_response()
-        # Logged with its traceback by the server; the client gets no internals.
-        return JSONResponse(
-            {"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
-        )
+        logger.error("unexpected database error", exc_info=error)
+        return internal_error_response()
 
     app.add_exception_handler(TaskgateError, handle_domain_error)
-    app.add_exception_handler(Exception, handle_unexpected)
+    # Registered per class, not for Exception: Starlette's catch-all re-raises after answering.
+    for error_class in DATABASE_ERRORS:
+        app.add_exception_handler(error_class, handle_database_error)

@@ -49,6 +49,12 @@ class Process:
         if self.alive():
             os.killpg(self.pid, signum)
 
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer would, and reap it."""
+        self.signal(signal.SIGKILL)
+        if self.popen is not None:
+            self.popen.wait(10)
+
     def stop(self, timeout: float = 20) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
         if self.popen is None:
@@ -64,13 +70,31 @@ class Process:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
-def worker(*, workers: int = 1, env: dict[str, str] | None = None) -> Process:
+def worker(
+    *, workers: int = 1, env: dict[str, str] | None = None, log_level: str = "info"
+) -> Process:
     """`faststream run subscribers.worker:app` as users run it."""
-    args = [str(BIN / "faststream"), "run", "subscribers.worker:app", "--workers", str(workers)]
+    args = [
+        str(BIN / "faststream"),
+        "run",
+        "subscribers.worker:app",
+        "--workers",
+        str(workers),
+        "--log-level",
+        log_level,
+    ]
     return Process("worker", args, env or {})
 
 
 def api(*, port: int, env: dict[str, str] | None = None) -> Process:
     """The API under uvicorn on 127.0.0.1:`port`."""
-    args = [str(BIN / "uvicorn"), "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    args = [
+        str(BIN / "uvicorn"),
+        "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
     return Process("api", args, env or {})

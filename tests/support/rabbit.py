@@ -4,6 +4,8 @@ import aio_pika
 from aio_pika.exceptions import ChannelClosed
 
 from app.settings import get_settings
+from publishers import constants
+from publishers.topology import delay_routing_key
 
 
 async def _connect() -> aio_pika.abc.AbstractConnection:
@@ -23,12 +25,21 @@ async def consumer_count(queue: str) -> int:
         return int(count or 0)
 
 
+def topology_queues(work_queue: str, dead_letter_queue: str) -> list[str]:
+    """Every queue a Taskgate with these queue names declares."""
+    delays = [
+        f"{work_queue}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
+        for level in range(constants.MAX_DELAY_LEVEL + 1)
+    ]
+    return [work_queue, dead_letter_queue, *delays]
+
+
 async def delete_queues(*names: str) -> None:
-    """Delete queues so a test run starts from an empty broker state."""
+    """Delete queues so a test run starts from, and leaves, an empty broker state."""
     connection = await _connect()
     async with connection:
+        channel = await connection.channel()
         for name in names:
-            channel = await connection.channel()
             await channel.queue_delete(name)
 
 

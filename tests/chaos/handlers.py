@@ -1,0 +1,58 @@
+"""Handlers the reliability tests run, loaded through TASKGATE_HANDLERS.
+
+`count` writes one row per completed run in the same transaction as the task's success
+(the handler-side counter: two rows for one task would mean it completed twice), and one
+row per start in a transaction of its own (starts may repeat after a crash, completions
+may not). `flaky` fails its first `failures` attempts.
+"""
+
+import asyncio
+import os
+
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from app.handlers.backoff import Backoff
+from app.handlers.context import TaskContext
+from app.handlers.registry import task_handler
+from db.session import SessionFactory
+
+COUNTER_TABLES = """
+CREATE TABLE IF NOT EXISTS test_task_starts (task_id uuid NOT NULL, attempt int NOT NULL);
+CREATE TABLE IF NOT EXISTS test_task_completions (task_id uuid NOT NULL, attempt int NOT NULL);
+"""
+
+
+class CountPayload(BaseModel):
+    seconds: float = Field(default=0.0, ge=0, le=10)
+
+
+class FlakyPayload(BaseModel):
+    failures: int = Field(default=2, ge=0)
+
+
+@task_handler("count", max_attempts=10, backoff=Backoff(base=0.2, maximum=1.0))
+async def count(payload: CountPayload, context: TaskContext) -> dict[str, int]:
+    """Record the start, wait, then record the completion with the task's outcome."""
+    row = {"task_id": context.task_id, "attempt": context.attempt}
+    async with SessionFactory() as own:
+        await own.execute(text("INSERT INTO test_task_starts VALUES (:task_id, :attempt)"), row)
+        await own.commit()
+    if payload.seconds:
+        await asyncio.sleep(payload.seconds)
+    await context.session.execute(
+        text("INSERT INTO test_task_completions VALUES (:task_id, :attempt)"), row
+    )
+    return {"attempt": context.attempt, "pid": os.getpid()}
+
+
+class FlakyError(Exception):
+    pass
+
+
+@task_handler("flaky", max_attempts=3, backoff=Backoff(base=0.5, factor=2.0, jitter=0.0))
+async def flaky(payload: FlakyPayload, context: TaskContext) -> dict[str, int]:
+    """Fail the first `failures` attempts, then succeed."""
+    if context.attempt <= payload.failures:
+        raise FlakyError(f"failing on purpose, attempt {context.attempt}")
+    return {"succeeded_on": context.attempt}

@@ -1,0 +1,225 @@
+"""A whole Taskgate (API process, worker processes) on queues of its own, and a load
+generator that submits over HTTP the way a client would."""
+
+import asyncio
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from db.session import SessionFactory
+from tests.support import processes, rabbit
+from tests.support.waiting import wait_for
+
+TERMINAL = ("succeeded", "dead")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """One API and `workers` worker processes sharing queues no other test uses."""
+
+    workers: int = 2
+    env: dict[str, str] = field(default_factory=dict)
+    prefix: str = field(default_factory=lambda: f"taskgate-chaos-{uuid.uuid4().hex[:8]}")
+    api: processes.Process | None = None
+    worker_processes: list[processes.Process] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}.tasks"
+
+    def process_env(self) -> dict[str, str]:
+        return {
+            "RMQ_QUEUE_EXCHANGE": self.prefix,
+            "RMQ_QUEUE_NAME": self.queue,
+            "RMQ_QUEUE_DEAD_LETTER_EXCHANGE": f"{self.prefix}.dlx",
+            "RMQ_QUEUE_DEAD_LETTER_NAME": f"{self.prefix}.dead-letter",
+            "TASK_LEASE_SECONDS": "3",
+            "OUTBOX_INTERVAL_SECONDS": "0.5",
+            "OUTBOX_GRACE_SECONDS": "2",
+            "WORKER_GRACE_SECONDS": "5",
+            **self.env,
+        }
+
+    async def start(self) -> "Stack":
+        self.api = processes.api(port=self.port, env=self.process_env()).start()
+        await wait_for(self._api_ready, timeout=30, what="the API to be ready")
+        for _ in range(self.workers):
+            await self.start_worker()
+        return self
+
+    async def start_worker(self) -> processes.Process:
+        expected = len([w for w in self.worker_processes if w.alive()]) + 1
+        worker = processes.worker(env=self.process_env(), log_level="warning").start()
+        self.worker_processes.append(worker)
+
+        async def consuming() -> bool:
+            assert worker.alive(), worker.log()[-3000:]
+            return await rabbit.consumer_count(self.queue) >= expected
+
+        await wait_for(consuming, timeout=30, what="a new worker to consume")
+        return worker
+
+    async def _api_ready(self) -> bool:
+        assert self.api is not None and self.api.alive(), self.api.log()[-3000:] if self.api else ""
+        try:
+            async with httpx.AsyncClient() as http:
+                response = await http.get(f"{self.url}/ready", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        for process in [*self.worker_processes, self.api]:
+            if process is not None:
+                process.stop()
+
+    async def delete_queues(self) -> None:
+        await rabbit.delete_queues(
+            *rabbit.topology_queues(self.queue, f"{self.prefix}.dead-letter")
+        )
+
+    def logs(self) -> str:
+        parts = [f"--- {p.name} {p.pid}\n{p.log()[-3000:]}" for p in self.worker_processes]
+        if self.api is not None:
+            parts.append(f"--- api\n{self.api.log()[-3000:]}")
+        return "\n".join(parts)
+
+
+@dataclass
+class Load:
+    """Submits tasks over HTTP at a bounded concurrency; records what was accepted."""
+
+    stack: Stack
+    concurrency: int = 32
+    accepted: list[str] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    async def submit(self, count: int, body: dict[str, Any], *, deadline_s: float = 120) -> None:
+        """Submit `count` tasks; a 503 is retried after its Retry-After, as a client would."""
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for index in range(count):
+            queue.put_nowait(index)
+        deadline = time.monotonic() + deadline_s
+        async with httpx.AsyncClient(base_url=self.stack.url, timeout=10) as http:
+            await asyncio.gather(
+                *(self._submitter(http, queue, body, deadline) for _ in range(self.concurrency))
+            )
+
+    async def _submitter(
+        self,
+        http: httpx.AsyncClient,
+        queue: asyncio.Queue[int],
+        body: dict[str, Any],
+        deadline: float,
+    ) -> None:
+        while not queue.empty():
+            queue.get_nowait()
+            while True:
+                assert time.monotonic() < deadline, "submitting took too long"
+                try:
+                    response = await http.post("/api/v1/queue/", json=body)
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2)
+                    continue
+                self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+                if response.status_code == 202:
+                    self.accepted.append(response.json()["id"])
+                    break
+                assert response.status_code == 503, response.text
+                await asyncio.sleep(float(response.headers["Retry-After"]))
+
+
+async def task_states(ids: list[str]) -> dict[str, str]:
+    """Status of each task, straight from PostgreSQL."""
+    async with SessionFactory() as session:
+        rows = await session.execute(
+            text("SELECT id::text, status FROM tasks WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": ids},
+        )
+        return {row.id: row.status for row in rows}
+
+
+async def wait_settled(ids: list[str], *, timeout: float) -> dict[str, str]:
+    """Wait until every task is terminal; their states."""
+
+    async def settled() -> dict[str, str] | None:
+        states = await task_states(ids)
+        if len(states) == len(ids) and all(s in TERMINAL for s in states.values()):
+            return states
+        return None
+
+    return await wait_for(settled, timeout=timeout, interval=0.5, what="every task to finish")
+
+
+async def counter(table: str, ids: list[str]) -> dict[str, int]:
+    """Rows per task in a handler-side counter table."""
+    async with SessionFactory() as session:
+        rows = await session.execute(
+            text(
+                f"SELECT task_id::text AS id, count(*) AS n FROM {table} "
+                "WHERE task_id = ANY(CAST(:ids AS uuid[])) GROUP BY task_id"
+            ),
+            {"ids": ids},
+        )
+        return {row.id: row.n for row in rows}
+
+
+@dataclass
+class Report:
+    """What a reliability test measured, for the README's Guarantees table."""
+
+    name: str
+    accepted: int
+    finished: int
+    lost: int
+    completed_twice: int
+    restarted: int
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"{self.name}: accepted={self.accepted} finished={self.finished} lost={self.lost} "
+            f"completed_twice={self.completed_twice} restarted_after_crash={self.restarted} "
+            f"({self.seconds:.1f} s)"
+        )
+
+
+async def verify(name: str, ids: list[str], *, started: float, timeout: float) -> Report:
+    """Every accepted task succeeded, once in effect; the report of it."""
+    states = await wait_settled(ids, timeout=timeout)
+    completions = await counter("test_task_completions", ids)
+    starts = await counter("test_task_starts", ids)
+    report = Report(
+        name=name,
+        accepted=len(ids),
+        finished=sum(1 for s in states.values() if s == "succeeded"),
+        lost=len(set(ids) - set(states)),
+        completed_twice=sum(1 for n in completions.values() if n > 1),
+        restarted=sum(1 for n in starts.values() if n > 1),
+        seconds=time.monotonic() - started,
+    )
+    assert report.lost == 0, report.line()
+    assert report.finished == len(ids), (report.line(), _not_succeeded(states))
+    assert report.completed_twice == 0, report.line()
+    assert all(completions.get(i) == 1 for i in ids), report.line()
+    return report
+
+
+def _not_succeeded(states: dict[str, str]) -> dict[str, str]:
+    return dict([(k, v) for k, v in states.items() if v != "succeeded"][:5])

@@ -1,0 +1,75 @@
+"""PostgreSQL restarted while tasks flow: the API answers 503 with Retry-After (never a 500,
+never a 202 it cannot keep), workers hand work back instead of dead-lettering it, and every
+accepted task runs."""
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from tests.chaos.stack import Load, Stack, free_port, verify
+from tests.support import processes, services
+from tests.support.waiting import wait_for
+
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.integration,
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(
+        not services.can_control_services(), reason="pg_ctlcluster is not on this machine"
+    ),
+]
+
+
+async def test_database_restart_loses_no_accepted_task(stack: Stack, report):
+    # Given tasks being submitted and run steadily
+    started = time.monotonic()
+    load = Load(stack, concurrency=8)
+    submitting = asyncio.create_task(
+        load.submit(600, {"name": "count", "payload": {"seconds": 0.01}})
+    )
+    deadline = time.monotonic() + 60
+    while len(load.accepted) < 150:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+    # When PostgreSQL restarts under the load
+    await services.restart_postgresql()
+    await submitting
+
+    # Then the API only ever answered 202 or 503 (the load asserts it), and every accepted
+    # task succeeded exactly once
+    assert set(load.statuses) <= {202, 503}, load.statuses
+    result = await verify(
+        "PostgreSQL restarted mid-stream", load.accepted, started=started, timeout=120
+    )
+    report.append(result)
+
+
+async def test_api_answers_503_with_retry_after_while_database_is_unreachable():
+    # Given an API whose database does not answer (nothing listens on its port)
+    stack = Stack(workers=0, env={"DB_PORT": str(free_port())})
+    stack.api = processes.api(port=stack.port, env=stack.process_env()).start()
+    try:
+        async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+            await wait_for(lambda: _answers(http), timeout=30, what="the API to answer")
+            # When a client submits a task
+            response = await http.post("/api/v1/queue/", json={"name": "echo"})
+            ready = await http.get("/ready")
+
+        # Then it is told to come back, not handed a 500 or a 202 nobody recorded
+        assert response.status_code == 503, response.text
+        assert int(response.headers["Retry-After"]) > 0
+        assert "database is unavailable" in response.json()["detail"]
+        assert ready.status_code == 503
+        assert ready.json()["database"] is False
+    finally:
+        stack.stop()
+
+
+async def _answers(http: httpx.AsyncClient) -> bool:
+    try:
+        return (await http.get("/health")).status_code == 200
+    except httpx.TransportError:
+        return False
