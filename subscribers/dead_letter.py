@@ -12,6 +12,7 @@ from faststream.rabbit import RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
 
 from app.services.dead_letters import record_dead_letter
+from app.services.payloads import make_storable
 from db.errors import database_unavailable
 from db.session import SessionFactory
 from publishers import constants
@@ -33,12 +34,13 @@ async def record_dead_letter_message(message: RabbitMessage) -> None:
         task_id = UUID(str(header_id))
     try:
         async with SessionFactory() as session:
+            # Recorded as it came, less what PostgreSQL cannot hold (a NUL, say).
             await record_dead_letter(
                 session=session,
                 task_id=task_id,
-                name=name,
-                payload=payload,
-                reason=_reason(headers),
+                name=make_storable(name),
+                payload=make_storable(payload),
+                reason=make_storable(_reason(headers)),
             )
     except Exception as error:
         if not database_unavailable(error):

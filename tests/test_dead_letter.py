@@ -155,14 +155,6 @@ async def test_message_naming_an_unknown_handler_is_recorded_dead(client, worker
     assert "echo" in task["error"]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "bug: the dead-letter subscriber cannot insert a payload holding NUL into JSONB; the "
-        "insert raises, the message is dropped from the dead-letter queue and never recorded"
-    ),
-    strict=True,
-    raises=AssertionError,
-)
 async def test_unreadable_message_holding_a_nul_character_is_still_recorded(client, worker_log):
     # Given a message breaking the task contract whose payload holds a NUL character
     task_id = str(uuid.uuid4())

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.handlers.registry import TaskHandler, registry
 from app.services.errors import InvalidPayloadError, TaskNotFoundError, UnknownHandlerError
 from app.services.pagination import Cursor, Page
+from app.services.payloads import unstorable
 from db.models import Task, TaskStatus
 from publishers.messages import TaskMessage
 from publishers.tasks import publish_task
@@ -45,6 +46,11 @@ def validate_submission(
     except ValidationError as error:
         raise InvalidPayloadError(name, error.errors(include_url=False)) from error
     normalized: dict[str, Any] = handler.payload_adapter.dump_python(parsed, mode="json")
+    # The raw payload too: JSON mode would quietly turn NaN into null.
+    problem = unstorable(payload) or unstorable(normalized)
+    if problem is not None:
+        location, message = problem
+        raise InvalidPayloadError(name, [{"loc": location, "msg": message, "type": "unstorable"}])
     return handler, normalized
 
 
