@@ -66,6 +66,7 @@ async def test_api_answers_503_with_retry_after_while_database_is_unreachable():
         assert ready.json()["database"] is False
     finally:
         stack.stop()
+        await stack.delete_queues()
 
 
 async def _answers(http: httpx.AsyncClient) -> bool:

@@ -1,13 +1,14 @@
 """Poison messages are dead-lettered with the reason while the worker keeps consuming;
 failing tasks are retried with backoff, then dead-lettered with their history."""
 
+import json
 import uuid
 from datetime import datetime
 
 import httpx
 import pytest
 
-from tests.chaos.stack import Stack
+from tests.chaos.stack import Stack, counter
 from tests.support import rabbit
 from tests.support.waiting import wait_for
 
@@ -120,3 +121,33 @@ async def _terminal(http, task_id: str):
 async def _reasons_when(http, marker: str, count: int) -> list[str] | None:
     reasons = await _dead_letter_reasons(http, marker)
     return reasons if len(reasons) >= count else None
+
+
+async def test_duplicate_message_for_a_running_task_does_not_run_it_twice(shared_stack: Stack):
+    async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
+        # Given a task that a worker is running now
+        response = await http.post(
+            "/api/v1/queue/", json={"name": "count", "payload": {"seconds": 2}}
+        )
+        task = response.json()
+        await wait_for(lambda: _running(http, task["id"]), timeout=20, what="the task to run")
+
+        # When a duplicate of its message reaches the other worker
+        duplicate = {"id": task["id"], "name": "count", "payload": task["payload"]}
+        await rabbit.publish_raw(
+            shared_stack.prefix, "task", json.dumps(duplicate).encode(), "application/json"
+        )
+
+        # Then the task succeeds, having started and completed exactly once
+        finished = await wait_for(
+            lambda: _terminal(http, task["id"]), timeout=30, what="the task to finish"
+        )
+    assert finished["status"] == "succeeded"
+    assert finished["attempts"] == 1
+    assert await counter("test_task_starts", [task["id"]]) == {task["id"]: 1}
+    assert await counter("test_task_completions", [task["id"]]) == {task["id"]: 1}
+
+
+async def _running(http, task_id: str) -> bool:
+    response = await http.get(f"/api/v1/result/{task_id}")
+    return bool(response.json()["status"] == "running")
