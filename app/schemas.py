@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.services.pagination import Page
 from db.models import TaskStatus
 
 T = TypeVar("T")
@@ -70,11 +71,22 @@ class DeadTaskOut(TaskOut):
     traceback: str | None
 
 
+TaskOutT = TypeVar("TaskOutT", bound=TaskOut)
+
+
 class PageOut(BaseModel, Generic[T]):
     """One page of a list, newest first; pass `next_cursor` as `cursor` for the next."""
 
     items: list[T]
     next_cursor: str | None
+
+
+def page_out(page: Page[Any], item: type[TaskOutT]) -> PageOut[TaskOutT]:
+    """The HTTP form of a page of tasks."""
+    return PageOut[item](  # type: ignore[valid-type]
+        items=[item.model_validate(task) for task in page.items],
+        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+    )
 
 
 class HealthOut(BaseModel):

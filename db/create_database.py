@@ -8,16 +8,22 @@ import asyncpg
 from app.settings import get_settings
 
 
-async def create_database() -> bool:
-    """Create DB_NAME on the server unless it exists; True if it was created."""
+async def connect(database: str = "postgres") -> asyncpg.Connection:
+    """A plain connection to the configured server (by default its maintenance database)."""
     settings = get_settings()
-    connection = await asyncpg.connect(
+    return await asyncpg.connect(
         host=settings.db_host,
         port=settings.db_port,
         user=settings.db_user,
         password=settings.db_pass or None,
-        database="postgres",
+        database=database,
     )
+
+
+async def create_database() -> bool:
+    """Create DB_NAME on the server unless it exists; True if it was created."""
+    settings = get_settings()
+    connection = await connect()
     try:
         exists = await connection.fetchval(
             "SELECT 1 FROM pg_database WHERE datname = $1", settings.db_name

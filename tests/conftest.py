@@ -18,11 +18,11 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import AsyncIterator, Iterator  # noqa: E402
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
 from app.settings import get_settings  # noqa: E402
+from db.create_database import connect  # noqa: E402
 from tests.chaos.handlers import COUNTER_TABLES  # noqa: E402
 from tests.support import processes, rabbit  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
@@ -31,13 +31,7 @@ settings = get_settings()
 
 
 async def _recreate_database() -> None:
-    connection = await asyncpg.connect(
-        host=settings.db_host,
-        port=settings.db_port,
-        user=settings.db_user,
-        password=settings.db_pass or None,
-        database="postgres",
-    )
+    connection = await connect()
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{settings.db_name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{settings.db_name}"')
@@ -52,12 +46,7 @@ async def migrated_database() -> None:
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=processes.ROOT, check=True
     )
-    connection = await asyncpg.connect(
-        host=settings.db_host,
-        port=settings.db_port,
-        user=settings.db_user,
-        database=settings.db_name,
-    )
+    connection = await connect(settings.db_name)
     try:
         await connection.execute(COUNTER_TABLES)
     finally:

@@ -9,19 +9,22 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from app.services import transitions
+from app.services.background import BackgroundLoop
 from db.session import SessionFactory
 
 logger = logging.getLogger(__name__)
 
 
-class LeaseKeeper:
+class LeaseKeeper(BackgroundLoop):
     """Renews, in one UPDATE every third of the lease, the leases of every attempt this
     process is running."""
 
+    name = "lease-keeper"
+
     def __init__(self, lease_seconds: float) -> None:
+        super().__init__()
         self.lease = timedelta(seconds=lease_seconds)
         self._running: set[tuple[uuid.UUID, int]] = set()
-        self._task: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
     async def holding(self, task_id: uuid.UUID, attempt: int) -> AsyncIterator[None]:
@@ -33,16 +36,7 @@ class LeaseKeeper:
         finally:
             self._running.discard(key)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._renew_forever(), name="lease-keeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _renew_forever(self) -> None:
+    async def run_forever(self) -> None:
         interval = self.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(interval)

@@ -8,13 +8,13 @@ and a duplicate message is harmless because claims are conditional.
 """
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.background import BackgroundLoop
 from app.settings import get_settings
 from db.models import Task, TaskStatus
 from db.session import SessionFactory
@@ -64,25 +64,18 @@ async def relay_once(*, session: AsyncSession, grace: timedelta) -> int:
     return len(rows)
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
     """Runs `relay_once` in the background every OUTBOX_INTERVAL_SECONDS."""
 
+    name = "outbox-relay"
+
     def __init__(self) -> None:
+        super().__init__()
         settings = get_settings()
         self.interval = settings.outbox_interval_seconds
         self.grace = timedelta(seconds=settings.outbox_grace_seconds)
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run_forever(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run_forever(self) -> None:
+    async def run_forever(self) -> None:
         while True:
             try:
                 async with SessionFactory() as session:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from app.api.deps import CursorDep, LimitDep, SessionDep
-from app.schemas import DeadTaskOut, PageOut
+from app.schemas import DeadTaskOut, PageOut, page_out
 from app.services.tasks import QUEUE_STATUSES, QueueName, list_tasks
 
 router = APIRouter(prefix="/dead-letter", tags=["dead-letter"])
@@ -20,7 +20,4 @@ async def list_dead_letters(
         limit=limit,
         cursor=cursor,
     )
-    return PageOut[DeadTaskOut](
-        items=[DeadTaskOut.model_validate(task) for task in page.items],
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
-    )
+    return page_out(page, DeadTaskOut)

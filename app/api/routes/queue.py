@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from app.api.deps import CursorDep, LimitDep, SessionDep
-from app.schemas import PageOut, TaskOut, TaskSubmit
+from app.schemas import PageOut, TaskOut, TaskSubmit, page_out
 from app.services.tasks import QUEUE_STATUSES, QueueName, list_tasks, submit_task
 
 router = APIRouter(prefix="/queue", tags=["queue"])
@@ -53,7 +53,4 @@ async def view_queue(
         limit=limit,
         cursor=cursor,
     )
-    return PageOut[TaskOut](
-        items=[TaskOut.model_validate(task) for task in page.items],
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
-    )
+    return page_out(page, TaskOut)

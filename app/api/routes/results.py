@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from app.api.deps import CursorDep, LimitDep, SessionDep
-from app.schemas import PageOut, TaskOut
+from app.schemas import PageOut, TaskOut, page_out
 from app.services.tasks import get_task, list_tasks
 from db.models import TaskStatus
 
@@ -24,10 +24,7 @@ async def list_results(
 ) -> PageOut[TaskOut]:
     """List tasks and their results, newest first."""
     page = await list_tasks(session=session, statuses=status or (), limit=limit, cursor=cursor)
-    return PageOut[TaskOut](
-        items=[TaskOut.model_validate(task) for task in page.items],
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
-    )
+    return page_out(page, TaskOut)
 
 
 @router.get("/{result_uuid}", response_model=TaskOut)
