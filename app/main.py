@@ -1,5 +1,6 @@
 """The HTTP API: `uvicorn app.main:app`."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -8,24 +9,31 @@ from fastapi import FastAPI
 from app.api.errors import install_error_handlers
 from app.api.routes import api_router, root_routers
 from app.handlers.loader import load_handlers
+from app.services.broker_connection import BrokerConnector, connect_and_declare
 from app.services.relay import OutboxRelay
 from db.session import engine
 from publishers.broker import broker
-from publishers.tasks import declare_topology
+
+logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     load_handlers()
-    # Connected, not started: this process publishes; only workers consume.
-    await broker.connect()
-    await declare_topology()
-    relay = OutboxRelay()
+    # Connected, not started: this process publishes; only workers consume. RabbitMQ being
+    # down does not keep the API from starting: tasks wait in the outbox meanwhile.
+    connector, relay = BrokerConnector(), OutboxRelay()
+    try:
+        await connect_and_declare()
+    except Exception as error:
+        logger.warning("RabbitMQ not reachable at start (%s); accepting into the outbox", error)
+        connector.start()
     relay.start()
     try:
         yield
     finally:
         await relay.stop()
+        await connector.stop()
         await broker.stop()
         await engine.dispose()
 

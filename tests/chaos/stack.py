@@ -145,6 +145,14 @@ class Load:
                 await asyncio.sleep(float(response.headers["Retry-After"]))
 
 
+async def api_answers(http: httpx.AsyncClient) -> bool:
+    """Whether the API process is up (whatever its dependencies say)."""
+    try:
+        return (await http.get("/health")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 async def task_states(ids: list[str]) -> dict[str, str]:
     """Status of each task, straight from PostgreSQL."""
     async with SessionFactory() as session:

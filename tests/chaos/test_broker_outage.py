@@ -4,10 +4,12 @@ back the API and the workers reconnect by themselves and every task runs."""
 import asyncio
 import time
 
+import httpx
 import pytest
 
-from tests.chaos.stack import Load, Stack, verify
-from tests.support import services
+from tests.chaos.stack import Load, Stack, api_answers, verify
+from tests.support import processes, services
+from tests.support.waiting import wait_for
 
 pytestmark = [
     pytest.mark.chaos,
@@ -70,3 +72,38 @@ async def _until(condition, timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the load made no progress"
         await asyncio.sleep(0.05)
+
+
+async def test_api_started_while_broker_is_down_accepts_and_delivers_once_it_returns(
+    migrated_database,
+):
+    # Given RabbitMQ is down when the API starts
+    stack = Stack(workers=0)
+    await services.stop_rabbitmq()
+    try:
+        stack.api = processes.api(port=stack.port, env=stack.process_env()).start()
+        async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+            await wait_for(lambda: api_answers(http), timeout=30, what="the API to answer")
+            # When a task is submitted
+            response = await http.post("/api/v1/queue/", json={"name": "echo", "payload": {"n": 1}})
+            ready = await http.get("/ready")
+            # Then it is accepted, while readiness says the broker is missing
+            assert response.status_code == 202, response.text
+            assert ready.status_code == 503 and ready.json()["broker"] is False
+            await services.start_rabbitmq()
+            # And once RabbitMQ is back and a worker runs, the task runs
+            await stack.start_worker()
+            task_id = response.json()["id"]
+            task = await wait_for(
+                lambda: _succeeded(http, task_id), timeout=60, what="the task to succeed"
+            )
+        assert task["result"] == {"n": 1}
+    finally:
+        await services.start_rabbitmq()
+        stack.stop()
+        await stack.delete_queues()
+
+
+async def _succeeded(http: httpx.AsyncClient, task_id: str) -> dict | None:
+    task = (await http.get(f"/api/v1/result/{task_id}")).json()
+    return task if task["status"] == "succeeded" else None

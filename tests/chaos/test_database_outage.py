@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.chaos.stack import Load, Stack, free_port, verify
+from tests.chaos.stack import Load, Stack, api_answers, free_port, verify
 from tests.support import processes, services
 from tests.support.waiting import wait_for
 
@@ -53,7 +53,7 @@ async def test_api_answers_503_with_retry_after_while_database_is_unreachable():
     stack.api = processes.api(port=stack.port, env=stack.process_env()).start()
     try:
         async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
-            await wait_for(lambda: _answers(http), timeout=30, what="the API to answer")
+            await wait_for(lambda: api_answers(http), timeout=30, what="the API to answer")
             # When a client submits a task
             response = await http.post("/api/v1/queue/", json={"name": "echo"})
             ready = await http.get("/ready")
@@ -67,10 +67,3 @@ async def test_api_answers_503_with_retry_after_while_database_is_unreachable():
     finally:
         stack.stop()
         await stack.delete_queues()
-
-
-async def _answers(http: httpx.AsyncClient) -> bool:
-    try:
-        return (await http.get("/health")).status_code == 200
-    except httpx.TransportError:
-        return False
