@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.handlers.registry import TaskHandler
 from app.services.pagination import Page
 from db.models import TaskStatus
 
@@ -87,6 +88,33 @@ def page_out(page: Page[Any], item: type[TaskOutT]) -> PageOut[TaskOutT]:
         items=[item.model_validate(task) for task in page.items],
         next_cursor=page.next_cursor.encode() if page.next_cursor else None,
     )
+
+
+class BackoffOut(BaseModel):
+    base: float = Field(description="Seconds before the first retry, before jitter.")
+    factor: float = Field(description="Multiplier from one retry's wait to the next.")
+    maximum: float = Field(description="Longest wait between attempts, in seconds.")
+    jitter: float = Field(description="Each wait is scaled by a random factor in [1-jitter, 1].")
+
+
+class HandlerOut(BaseModel):
+    """A handler tasks can name."""
+
+    name: str
+    max_attempts: int
+    timeout_seconds: float | None = Field(description="Per attempt; null: no limit.")
+    backoff: BackoffOut
+    payload_schema: dict[str, Any] = Field(description="JSON Schema of the payload.")
+
+    @classmethod
+    def from_handler(cls, handler: TaskHandler) -> "HandlerOut":
+        return cls(
+            name=handler.name,
+            max_attempts=handler.max_attempts,
+            timeout_seconds=handler.timeout_seconds,
+            backoff=BackoffOut.model_validate(handler.backoff, from_attributes=True),
+            payload_schema=handler.payload_adapter.json_schema(),
+        )
 
 
 class HealthOut(BaseModel):

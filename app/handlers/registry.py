@@ -13,6 +13,7 @@ from app.handlers.context import TaskContext
 HandlerFunc = Callable[..., Awaitable[Any] | Any]
 
 DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class TaskHandler:
     payload_type: Any
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     backoff: Backoff = DEFAULT_BACKOFF
+    timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
     wants_context: bool = False
     payload_adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
@@ -61,6 +63,10 @@ class HandlerRegistry:
         """Registered handler names, sorted."""
         return sorted(self._handlers)
 
+    def all(self) -> list[TaskHandler]:
+        """Registered handlers, sorted by name."""
+        return [self._handlers[name] for name in self.names()]
+
 
 registry = HandlerRegistry()
 
@@ -70,16 +76,20 @@ def task_handler(
     *,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff: Backoff = DEFAULT_BACKOFF,
+    timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
     into: HandlerRegistry = registry,
 ) -> Callable[[HandlerFunc], HandlerFunc]:
     """Register the decorated function as a task handler.
 
     Its first parameter's annotation is the payload type; an optional second parameter
     annotated `TaskContext` receives the running attempt. The return value, JSON-able, is
-    the task's result; an exception fails the attempt (retried up to `max_attempts`).
+    the task's result; an exception fails the attempt (retried up to `max_attempts`), and
+    so does running past `timeout_seconds` (None: no limit).
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
+    if timeout_seconds is not None and timeout_seconds <= 0:
+        raise ValueError("timeout_seconds must be positive (or None for no limit)")
 
     def register(func: HandlerFunc) -> HandlerFunc:
         payload_type, wants_context = _signature(func)
@@ -90,6 +100,7 @@ def task_handler(
                 payload_type=payload_type,
                 max_attempts=max_attempts,
                 backoff=backoff,
+                timeout_seconds=timeout_seconds,
                 wants_context=wants_context,
             )
         )

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_jsonable_python
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.handlers.context import TaskContext
 from app.handlers.registry import TaskHandler, registry
 from app.services import transitions
 from app.services.leases import LeaseKeeper
+from app.services.payloads import unstorable
 from db.errors import database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -92,15 +94,17 @@ async def execute_task(
 async def _run_attempt(*, session: AsyncSession, attempt: Attempt) -> Outcome:
     try:
         result = await _call_handler(session=session, attempt=attempt)
-        won = await transitions.succeed(
-            session=session, task_id=attempt.task_id, attempt=attempt.number, result=result
-        )
+        problem = unstorable(result)
+        if problem is not None:
+            location, message = problem
+            raise UnstorableResultError(f"result{list(location)}: {message}")
     except asyncio.CancelledError:
         await _release(session=session, attempt=attempt)
         raise
     except Exception as error:
         await session.rollback()
-        if database_unavailable(error):
+        # The handler's own writes (TaskContext.session) may meet a database outage too.
+        if isinstance(error, DBAPIError) and database_unavailable(error):
             raise
         return await _record_failure(
             session=session,
@@ -108,6 +112,13 @@ async def _run_attempt(*, session: AsyncSession, attempt: Attempt) -> Outcome:
             error=f"{type(error).__name__}: {error}",
             trace=traceback.format_exc(),
         )
+    try:
+        won = await transitions.succeed(
+            session=session, task_id=attempt.task_id, attempt=attempt.number, result=result
+        )
+    except BaseException:
+        await session.rollback()
+        raise
     if not won:
         # Another worker took the task over: this attempt's writes must not land.
         await session.rollback()
@@ -128,11 +139,30 @@ async def _call_handler(*, session: AsyncSession, attempt: Attempt) -> Any:
                 session=session,
             )
         )
-    if handler.is_async:
-        result = await handler.func(*arguments)
-    else:
-        result = await asyncio.to_thread(handler.func, *arguments)
+    # A sync handler cannot be interrupted: past the timeout its attempt fails, but its
+    # thread runs on to its end and its result is discarded.
+    call = (
+        handler.func(*arguments)
+        if handler.is_async
+        else asyncio.to_thread(handler.func, *arguments)
+    )
+    try:
+        async with asyncio.timeout(handler.timeout_seconds):
+            result = await call
+    except TimeoutError:
+        raise TaskTimeoutError(handler.timeout_seconds) from None
     return to_jsonable_python(result)
+
+
+class UnstorableResultError(Exception):
+    """The handler returned something PostgreSQL cannot store."""
+
+
+class TaskTimeoutError(Exception):
+    """The handler ran past its timeout."""
+
+    def __init__(self, seconds: float | None) -> None:
+        super().__init__(f"the handler ran past its {seconds:g} s timeout and was stopped")
 
 
 async def _record_failure(

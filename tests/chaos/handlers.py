@@ -8,6 +8,7 @@ may not). `flaky` fails its first `failures` attempts.
 
 import asyncio
 import os
+import time
 
 from pydantic import BaseModel, Field
 from sqlalchemy import text
@@ -56,3 +57,19 @@ async def flaky(payload: FlakyPayload, context: TaskContext) -> dict[str, int]:
     if context.attempt <= payload.failures:
         raise FlakyError(f"failing on purpose, attempt {context.attempt}")
     return {"succeeded_on": context.attempt}
+
+
+class HangPayload(BaseModel):
+    seconds: float = Field(default=5.0, ge=0, le=10)
+
+
+@task_handler("hang", max_attempts=1, timeout_seconds=0.5)
+async def hang(payload: HangPayload) -> None:
+    """Sleep past its own half-second timeout."""
+    await asyncio.sleep(payload.seconds)
+
+
+@task_handler("hang_sync", max_attempts=1, timeout_seconds=0.5)
+def hang_sync(payload: HangPayload) -> None:
+    """A sync handler sleeping past its timeout (it cannot be interrupted)."""
+    time.sleep(payload.seconds)
