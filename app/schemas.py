@@ -35,6 +35,17 @@ class TaskSubmit(BaseModel):
     )
 
 
+MAX_BATCH_SIZE = 1000
+
+
+class BatchSubmit(BaseModel):
+    """Up to 1,000 tasks, recorded all together or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[TaskSubmit] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+
+
 class AttemptError(BaseModel):
     """One failed attempt."""
 
@@ -73,6 +84,12 @@ class DeadTaskOut(TaskOut):
 
 
 TaskOutT = TypeVar("TaskOutT", bound=TaskOut)
+
+
+class BatchOut(BaseModel):
+    """The recorded tasks, in the order they were submitted."""
+
+    items: list[TaskOut]
 
 
 class PageOut(BaseModel, Generic[T]):

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
 from app.services.errors import (
+    InvalidBatchError,
     InvalidCursorError,
     InvalidPayloadError,
     TaskgateError,
@@ -28,26 +29,33 @@ def _detail(loc: list[Any], msg: str, type_: str, **extra: Any) -> list[dict[str
     return [{"loc": loc, "msg": msg, "type": type_, **extra}]
 
 
+def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
+    """422 details for an invalid task; `task_loc` is where the task sits in the request."""
+    if isinstance(error, UnknownHandlerError):
+        return _detail([*task_loc, "name"], str(error), "unknown_handler", known=error.known)
+    if isinstance(error, InvalidPayloadError):
+        return [
+            {"loc": [*task_loc, "payload", *item["loc"]], "msg": item["msg"], "type": item["type"]}
+            for item in error.errors
+        ]
+    if isinstance(error, InvalidBatchError):
+        return [
+            detail
+            for index, problem in error.problems
+            for detail in _details(problem, [*task_loc, "tasks", index])
+        ]
+    if isinstance(error, InvalidCursorError):
+        return _detail(["query", "cursor"], str(error), "invalid_cursor")
+    return _detail([], str(error), "invalid")
+
+
 def error_response(error: TaskgateError) -> JSONResponse:
     """The HTTP answer for a domain error."""
     if isinstance(error, TaskNotFoundError):
         return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
-    if isinstance(error, UnknownHandlerError):
-        detail = _detail(["body", "name"], str(error), "unknown_handler", known=error.known)
-    elif isinstance(error, InvalidPayloadError):
-        detail = [
-            {
-                "loc": ["body", "payload", *item["loc"]],
-                "msg": item["msg"],
-                "type": item["type"],
-            }
-            for item in error.errors
-        ]
-    elif isinstance(error, InvalidCursorError):
-        detail = _detail(["query", "cursor"], str(error), "invalid_cursor")
-    else:
-        detail = _detail([], str(error), "invalid")
-    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return JSONResponse(
+        {"detail": _details(error, ["body"])}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 def database_unavailable_response() -> JSONResponse:

@@ -24,6 +24,14 @@ class InvalidPayloadError(TaskgateError):
         super().__init__(f"payload does not match handler {handler!r}")
 
 
+class InvalidBatchError(TaskgateError):
+    """Some tasks of a batch are invalid: (index, error) for each; none was recorded."""
+
+    def __init__(self, problems: Sequence[tuple[int, TaskgateError]]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{len(self.problems)} task(s) of the batch are invalid")
+
+
 class TaskNotFoundError(TaskgateError):
     def __init__(self, task_id: object) -> None:
         self.task_id = task_id

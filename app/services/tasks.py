@@ -1,9 +1,11 @@
 """Submitting tasks and reading them back."""
 
+import asyncio
 import enum
 import logging
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,7 +13,12 @@ from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.handlers.registry import TaskHandler, registry
-from app.services.errors import InvalidPayloadError, TaskNotFoundError, UnknownHandlerError
+from app.services.errors import (
+    InvalidBatchError,
+    InvalidPayloadError,
+    TaskNotFoundError,
+    UnknownHandlerError,
+)
 from app.services.pagination import Cursor, Page
 from app.services.payloads import unstorable
 from db.models import Task, TaskStatus
@@ -28,7 +35,7 @@ class QueueName(enum.StrEnum):
 
 # The statuses of the tasks each queue holds: the main queue has the work still to do.
 QUEUE_STATUSES: dict[QueueName, tuple[TaskStatus, ...]] = {
-    QueueName.MAIN: (TaskStatus.QUEUED, TaskStatus.RUNNING),
+    QueueName.MAIN: (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.RETRYING),
     QueueName.DEAD_LETTER: (TaskStatus.DEAD,),
 }
 
@@ -54,42 +61,64 @@ def validate_submission(
     return handler, normalized
 
 
-async def submit_task(
-    *,
-    session: AsyncSession,
-    name: str,
-    payload: dict[str, Any],
-    max_attempts: int | None = None,
-) -> Task:
+@dataclass(frozen=True)
+class Submission:
+    """One task a client asks for."""
+
+    name: str
+    payload: dict[str, Any]
+    max_attempts: int | None = None
+
+
+def _task_row(submission: Submission) -> dict[str, Any]:
+    handler, payload = validate_submission(name=submission.name, payload=submission.payload)
+    return {
+        "id": uuid.uuid4(),
+        "name": submission.name,
+        "status": TaskStatus.QUEUED,
+        "payload": payload,
+        "max_attempts": submission.max_attempts or handler.max_attempts,
+    }
+
+
+async def submit_task(*, session: AsyncSession, submission: Submission) -> Task:
     """Record a task, commit, then publish it; the commit is what makes it accepted."""
-    handler, normalized = validate_submission(name=name, payload=payload)
-    task: Task = (
-        await session.scalars(
-            insert(Task)
-            .values(
-                id=uuid.uuid4(),
-                name=name,
-                status=TaskStatus.QUEUED,
-                payload=normalized,
-                max_attempts=max_attempts or handler.max_attempts,
-            )
-            .returning(Task)
-        )
-    ).one()
-    await session.commit()
-    await _publish(session=session, task=task)
+    (task,) = await _record_and_publish(session=session, rows=[_task_row(submission)])
     return task
 
 
-async def _publish(*, session: AsyncSession, task: Task) -> None:
-    try:
-        await publish_task(TaskMessage(id=task.id, name=task.name, payload=task.payload))
-    except Exception:
-        # The row is committed and stays unpublished (published_at IS NULL) for the relay.
-        logger.warning("task %s recorded but not published yet", task.id, exc_info=True)
-        return
-    await session.execute(update(Task).where(Task.id == task.id).values(published_at=func.now()))
+async def submit_batch(*, session: AsyncSession, submissions: Sequence[Submission]) -> list[Task]:
+    """Record every task in one transaction, or none: an invalid one fails the batch."""
+    rows, problems = [], []
+    for index, submission in enumerate(submissions):
+        try:
+            rows.append(_task_row(submission))
+        except (UnknownHandlerError, InvalidPayloadError) as error:
+            problems.append((index, error))
+    if problems:
+        raise InvalidBatchError(problems)
+    return await _record_and_publish(session=session, rows=rows)
+
+
+async def _record_and_publish(*, session: AsyncSession, rows: list[dict[str, Any]]) -> list[Task]:
+    tasks = list(
+        await session.scalars(insert(Task).returning(Task, sort_by_parameter_order=True), rows)
+    )
     await session.commit()
+    outcomes = await asyncio.gather(
+        *(publish_task(TaskMessage(id=t.id, name=t.name, payload=t.payload)) for t in tasks),
+        return_exceptions=True,
+    )
+    published = [task.id for task, outcome in zip(tasks, outcomes, strict=True) if outcome is None]
+    if len(published) < len(tasks):
+        # Those rows are committed and stay unpublished (published_at IS NULL) for the relay.
+        logger.warning("%d task(s) recorded but not published yet", len(tasks) - len(published))
+    if published:
+        await session.execute(
+            update(Task).where(Task.id.in_(published)).values(published_at=func.now())
+        )
+        await session.commit()
+    return tasks
 
 
 async def get_task(*, session: AsyncSession, task_id: uuid.UUID) -> Task:

@@ -6,8 +6,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from app.api.deps import CursorDep, LimitDep, SessionDep
-from app.schemas import PageOut, TaskOut, TaskSubmit, page_out
-from app.services.tasks import QUEUE_STATUSES, QueueName, list_tasks, submit_task
+from app.schemas import BatchOut, BatchSubmit, PageOut, TaskOut, TaskSubmit, page_out
+from app.services.tasks import (
+    QUEUE_STATUSES,
+    QueueName,
+    Submission,
+    list_tasks,
+    submit_batch,
+    submit_task,
+)
 
 router = APIRouter(prefix="/queue", tags=["queue"])
 
@@ -27,13 +34,25 @@ class QueueRef(enum.StrEnum):
         return QueueName.DEAD_LETTER
 
 
+def _submission(body: TaskSubmit) -> Submission:
+    return Submission(name=body.name, payload=body.payload, max_attempts=body.max_attempts)
+
+
 @router.post("/", status_code=status.HTTP_202_ACCEPTED, response_model=TaskOut)
 async def create_task(body: TaskSubmit, session: SessionDep) -> TaskOut:
     """Submit a task; it is recorded before the answer, then run by a worker."""
-    task = await submit_task(
-        session=session, name=body.name, payload=body.payload, max_attempts=body.max_attempts
-    )
+    task = await submit_task(session=session, submission=_submission(body))
     return TaskOut.model_validate(task)
+
+
+@router.post("/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchOut)
+async def create_tasks(body: BatchSubmit, session: SessionDep) -> BatchOut:
+    """Submit up to 1,000 tasks at once: all are recorded, or none (invalid ones are
+    reported by their index)."""
+    tasks = await submit_batch(
+        session=session, submissions=[_submission(item) for item in body.tasks]
+    )
+    return BatchOut(items=[TaskOut.model_validate(task) for task in tasks])
 
 
 @router.get("/{number_queues}", response_model=PageOut[TaskOut])
