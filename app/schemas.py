@@ -1,16 +1,18 @@
 """HTTP request and response bodies."""
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.handlers.registry import TaskHandler
 from app.services.pagination import Page
 from db.models import TaskStatus
 
 T = TypeVar("T")
+
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 MAX_ATTEMPTS_LIMIT = 100
 
@@ -32,6 +34,13 @@ class TaskSubmit(BaseModel):
         ge=1,
         le=MAX_ATTEMPTS_LIMIT,
         description="Attempts before the task is dead-lettered (default: the handler's).",
+    )
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None,
+        description=(
+            "A repeat with the same key and body returns the first task (200); the same key "
+            "with another body is a 409. The Idempotency-Key header does the same."
+        ),
     )
 
 

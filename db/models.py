@@ -52,6 +52,13 @@ class Task(Base):
             postgresql_where=text("published_at IS NULL"),
         ),
         Index(
+            "uq_tasks_tenant_idempotency_key",
+            "tenant",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index(
             "ix_tasks_running_lease",
             "lease_expires_at",
             postgresql_where=text("status = 'running'"),
@@ -81,6 +88,11 @@ class Task(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # While running: the worker holding the task renews this; once past, another may take over.
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Idempotency keys are unique per tenant; until there is auth, every task is tenant "".
+    tenant: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    # What the key was first used for: a repeat must be the same request.
+    request_hash: Mapped[str | None] = mapped_column(Text)
     # While retrying: the latest the delayed message is due back; the relay republishes it
     # once this is past (a delayed message lost by the broker is never a lost task).
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
 from app.services.errors import (
+    ConflictingKeysError,
+    IdempotencyConflictError,
     InvalidBatchError,
     InvalidCursorError,
     InvalidPayloadError,
@@ -46,6 +48,8 @@ def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
         ]
     if isinstance(error, InvalidCursorError):
         return _detail(["query", "cursor"], str(error), "invalid_cursor")
+    if isinstance(error, ConflictingKeysError):
+        return _detail(["header", "Idempotency-Key"], str(error), "conflicting_keys")
     return _detail([], str(error), "invalid")
 
 
@@ -53,6 +57,19 @@ def error_response(error: TaskgateError) -> JSONResponse:
     """The HTTP answer for a domain error."""
     if isinstance(error, TaskNotFoundError):
         return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
+    if isinstance(error, IdempotencyConflictError):
+        conflicts = [
+            {
+                "index": index,
+                "idempotency_key": key,
+                "task_id": str(task_id),
+                "msg": f"already used for a different request (task {task_id})",
+            }
+            for index, key, task_id in error.conflicts
+        ]
+        return JSONResponse(
+            {"detail": str(error), "conflicts": conflicts}, status_code=status.HTTP_409_CONFLICT
+        )
     return JSONResponse(
         {"detail": _details(error, ["body"])}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
     )

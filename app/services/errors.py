@@ -32,6 +32,23 @@ class InvalidBatchError(TaskgateError):
         super().__init__(f"{len(self.problems)} task(s) of the batch are invalid")
 
 
+class IdempotencyConflictError(TaskgateError):
+    """Idempotency keys already used for a different request: (index, key, task id) each."""
+
+    def __init__(self, conflicts: Sequence[tuple[int, str, object]]) -> None:
+        self.conflicts = list(conflicts)
+        described = "; ".join(
+            f"Idempotency-Key {key!r} was already used for a different request (task {task})"
+            for _, key, task in self.conflicts
+        )
+        super().__init__(described)
+
+
+class ConflictingKeysError(TaskgateError):
+    def __init__(self) -> None:
+        super().__init__("the Idempotency-Key header and the idempotency_key field differ")
+
+
 class TaskNotFoundError(TaskgateError):
     def __init__(self, task_id: object) -> None:
         self.task_id = task_id

@@ -3,18 +3,21 @@
 import enum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Header, Path, Response, status
 
 from app.api.deps import CursorDep, LimitDep, SessionDep
-from app.schemas import BatchOut, BatchSubmit, PageOut, TaskOut, TaskSubmit, page_out
-from app.services.tasks import (
-    QUEUE_STATUSES,
-    QueueName,
-    Submission,
-    list_tasks,
-    submit_batch,
-    submit_task,
+from app.schemas import (
+    BatchOut,
+    BatchSubmit,
+    IdempotencyKey,
+    PageOut,
+    TaskOut,
+    TaskSubmit,
+    page_out,
 )
+from app.services.errors import ConflictingKeysError
+from app.services.submission import Submission, submit_batch, submit_task
+from app.services.tasks import QUEUE_STATUSES, QueueName, list_tasks
 
 router = APIRouter(prefix="/queue", tags=["queue"])
 
@@ -34,25 +37,47 @@ class QueueRef(enum.StrEnum):
         return QueueName.DEAD_LETTER
 
 
-def _submission(body: TaskSubmit) -> Submission:
-    return Submission(name=body.name, payload=body.payload, max_attempts=body.max_attempts)
+def _submission(body: TaskSubmit, key: str | None = None) -> Submission:
+    return Submission(
+        name=body.name,
+        payload=body.payload,
+        max_attempts=body.max_attempts,
+        idempotency_key=key or body.idempotency_key,
+    )
 
 
-@router.post("/", status_code=status.HTTP_202_ACCEPTED, response_model=TaskOut)
-async def create_task(body: TaskSubmit, session: SessionDep) -> TaskOut:
+@router.post(
+    "/",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TaskOut,
+    responses={
+        200: {"model": TaskOut, "description": "A repeat of an earlier request (same key)."},
+        409: {"description": "The idempotency key was used for a different request."},
+    },
+)
+async def create_task(
+    body: TaskSubmit,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> TaskOut:
     """Submit a task; it is recorded before the answer, then run by a worker."""
-    task = await submit_task(session=session, submission=_submission(body))
-    return TaskOut.model_validate(task)
+    if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
+        raise ConflictingKeysError()
+    accepted = await submit_task(session=session, submission=_submission(body, idempotency_key))
+    if not accepted.created:
+        response.status_code = status.HTTP_200_OK
+    return TaskOut.model_validate(accepted.task)
 
 
 @router.post("/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchOut)
 async def create_tasks(body: BatchSubmit, session: SessionDep) -> BatchOut:
     """Submit up to 1,000 tasks at once: all are recorded, or none (invalid ones are
-    reported by their index)."""
-    tasks = await submit_batch(
+    reported by their index). An item whose idempotency key was seen answers the first task."""
+    accepted = await submit_batch(
         session=session, submissions=[_submission(item) for item in body.tasks]
     )
-    return BatchOut(items=[TaskOut.model_validate(task) for task in tasks])
+    return BatchOut(items=[TaskOut.model_validate(item.task) for item in accepted])
 
 
 @router.get("/{number_queues}", response_model=PageOut[TaskOut])

@@ -1,0 +1,173 @@
+"""Accepting tasks: validate, record (idempotently), commit, then publish."""
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.handlers.registry import TaskHandler, registry
+from app.services.errors import (
+    IdempotencyConflictError,
+    InvalidBatchError,
+    InvalidPayloadError,
+    UnknownHandlerError,
+)
+from app.services.payloads import unstorable
+from db.models import Task, TaskStatus
+from publishers.messages import TaskMessage
+from publishers.tasks import publish_task
+
+logger = logging.getLogger(__name__)
+
+# Until there is authentication every task belongs to this tenant; idempotency keys are
+# unique per tenant.
+DEFAULT_TENANT = ""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One task a client asks for."""
+
+    name: str
+    payload: dict[str, Any]
+    max_attempts: int | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A recorded task, and whether this request created it (else: an idempotent repeat)."""
+
+    task: Task
+    created: bool
+
+
+def validate_submission(
+    *, name: str, payload: dict[str, Any]
+) -> tuple[TaskHandler, dict[str, Any]]:
+    """Check the handler exists and the payload fits it; the handler, and the payload with
+    its defaults filled in."""
+    handler = registry.get(name)
+    if handler is None:
+        raise UnknownHandlerError(name, registry.names())
+    try:
+        parsed = handler.parse_payload(payload)
+    except ValidationError as error:
+        raise InvalidPayloadError(name, error.errors(include_url=False)) from error
+    normalized: dict[str, Any] = handler.payload_adapter.dump_python(parsed, mode="json")
+    # The raw payload too: JSON mode would quietly turn NaN into null.
+    problem = unstorable(payload) or unstorable(normalized)
+    if problem is not None:
+        location, message = problem
+        raise InvalidPayloadError(name, [{"loc": location, "msg": message, "type": "unstorable"}])
+    return handler, normalized
+
+
+async def submit_task(*, session: AsyncSession, submission: Submission) -> Accepted:
+    """Record a task, commit, then publish it; the commit is what makes it accepted."""
+    (accepted,) = await _record_and_publish(session=session, rows=[_task_row(submission)])
+    return accepted
+
+
+async def submit_batch(
+    *, session: AsyncSession, submissions: Sequence[Submission]
+) -> list[Accepted]:
+    """Record every task in one transaction, or none: an invalid one fails the batch."""
+    rows, problems = [], []
+    for index, submission in enumerate(submissions):
+        try:
+            rows.append(_task_row(submission))
+        except (UnknownHandlerError, InvalidPayloadError) as error:
+            problems.append((index, error))
+    if problems:
+        raise InvalidBatchError(problems)
+    return await _record_and_publish(session=session, rows=rows)
+
+
+def _task_row(submission: Submission) -> dict[str, Any]:
+    handler, payload = validate_submission(name=submission.name, payload=submission.payload)
+    max_attempts = submission.max_attempts or handler.max_attempts
+    request = {"name": submission.name, "payload": payload, "max_attempts": max_attempts}
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    return {
+        "id": uuid.uuid4(),
+        "name": submission.name,
+        "status": TaskStatus.QUEUED,
+        "payload": payload,
+        "max_attempts": max_attempts,
+        "tenant": DEFAULT_TENANT,
+        "idempotency_key": submission.idempotency_key,
+        "request_hash": hashlib.sha256(canonical.encode()).hexdigest(),
+    }
+
+
+async def _record_and_publish(
+    *, session: AsyncSession, rows: list[dict[str, Any]]
+) -> list[Accepted]:
+    accepted = await _record(session=session, rows=rows)
+    await session.commit()
+    await _publish([item.task for item in accepted if item.created], session=session)
+    return accepted
+
+
+async def _record(*, session: AsyncSession, rows: list[dict[str, Any]]) -> list[Accepted]:
+    """Insert the rows; a row whose key is taken stands for the task that holds it."""
+    inserted = set(
+        await session.scalars(
+            insert(Task)
+            .on_conflict_do_nothing(
+                index_elements=[Task.tenant, Task.idempotency_key],
+                index_where=Task.idempotency_key.is_not(None),
+            )
+            .returning(Task.id),
+            rows,
+        )
+    )
+    keys = [row["idempotency_key"] for row in rows if row["id"] not in inserted]
+    by_id = {
+        task.id: task for task in await session.scalars(select(Task).where(Task.id.in_(inserted)))
+    }
+    by_key = {
+        task.idempotency_key: task
+        for task in await session.scalars(
+            select(Task).where(Task.tenant == DEFAULT_TENANT, Task.idempotency_key.in_(keys))
+        )
+    }
+    accepted, conflicts = [], []
+    for index, row in enumerate(rows):
+        if row["id"] in inserted:
+            accepted.append(Accepted(task=by_id[row["id"]], created=True))
+            continue
+        existing = by_key[row["idempotency_key"]]
+        if existing.request_hash != row["request_hash"]:
+            conflicts.append((index, row["idempotency_key"], existing.id))
+        accepted.append(Accepted(task=existing, created=False))
+    if conflicts:
+        await session.rollback()
+        raise IdempotencyConflictError(conflicts)
+    return accepted
+
+
+async def _publish(tasks: list[Task], *, session: AsyncSession) -> None:
+    outcomes = await asyncio.gather(
+        *(publish_task(TaskMessage(id=t.id, name=t.name, payload=t.payload)) for t in tasks),
+        return_exceptions=True,
+    )
+    published = [task.id for task, outcome in zip(tasks, outcomes, strict=True) if outcome is None]
+    if len(published) < len(tasks):
+        # Those rows are committed and stay unpublished (published_at IS NULL) for the relay.
+        logger.warning("%d task(s) recorded but not published yet", len(tasks) - len(published))
+    if published:
+        await session.execute(
+            update(Task).where(Task.id.in_(published)).values(published_at=func.now())
+        )
+        await session.commit()
