@@ -4,7 +4,14 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from app.handlers.registry import TaskHandler
 from app.services.pagination import Page
@@ -15,6 +22,7 @@ T = TypeVar("T")
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 MAX_ATTEMPTS_LIMIT = 100
+MAX_DELAY_SECONDS = 365 * 24 * 3600
 
 
 class TaskSubmit(BaseModel):
@@ -35,6 +43,15 @@ class TaskSubmit(BaseModel):
         le=MAX_ATTEMPTS_LIMIT,
         description="Attempts before the task is dead-lettered (default: the handler's).",
     )
+    delay_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_DELAY_SECONDS,
+        description="Start no sooner than this many seconds from now (at most 365 days).",
+    )
+    run_at: AwareDatetime | None = Field(
+        default=None, description="Start no sooner than this time (ISO 8601 with a zone)."
+    )
     idempotency_key: IdempotencyKey | None = Field(
         default=None,
         description=(
@@ -42,6 +59,12 @@ class TaskSubmit(BaseModel):
             "with another body is a 409. The Idempotency-Key header does the same."
         ),
     )
+
+    @model_validator(mode="after")
+    def one_schedule(self) -> "TaskSubmit":
+        if self.delay_seconds is not None and self.run_at is not None:
+            raise ValueError("give delay_seconds or run_at, not both")
+        return self
 
 
 MAX_BATCH_SIZE = 1000
@@ -81,6 +104,7 @@ class TaskOut(BaseModel):
     attempts: int
     max_attempts: int
     errors: list[AttemptError] = Field(description="Every failed attempt, oldest first.")
+    run_at: datetime | None = Field(description="When a delayed task may start.")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -21,6 +21,7 @@ NAMING_CONVENTION = {
 class TaskStatus(enum.StrEnum):
     """Where a task is in its lifecycle."""
 
+    SCHEDULED = "scheduled"
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
@@ -41,7 +42,7 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'running', 'retrying', 'succeeded', 'dead')",
+            "status IN ('scheduled', 'queued', 'running', 'retrying', 'succeeded', 'dead')",
             name="status_known",
         ),
         Index("ix_tasks_created_at_id", text("created_at DESC"), text("id DESC")),
@@ -57,6 +58,11 @@ class Task(Base):
             "idempotency_key",
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index(
+            "ix_tasks_scheduled_run_at",
+            "run_at",
+            postgresql_where=text("status = 'scheduled'"),
         ),
         Index(
             "ix_tasks_running_lease",
@@ -81,6 +87,8 @@ class Task(Base):
     max_attempts: Mapped[int] = mapped_column(server_default=text("3"))
     # One entry per failed attempt: {attempt, started_at, failed_at, error, retry_in}.
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # When the task may start (given by the client); until then it is `scheduled`.
+    run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,8 +1,9 @@
 """The outbox relay: sends a message for every task that is owed one.
 
-The task table is the outbox. A task is owed a message when its publish was never confirmed
-(the broker was down, or the API died after the commit), when its retry did not come back
-from the delay queue in time, or when it is running under a lease that lapsed long ago.
+The task table is the outbox. A task is owed a message when its scheduled time has come,
+when its publish was never confirmed (the broker was down, or the API died after the
+commit), when its retry did not come back from the delay queue in time, or when it is
+running under a lease that lapsed long ago.
 Every API process and worker runs the relay; `FOR UPDATE SKIP LOCKED` shares the rows out,
 and a duplicate message is harmless because claims are conditional.
 """
@@ -32,9 +33,10 @@ async def relay_once(*, session: AsyncSession, grace: timedelta) -> int:
     """Publish one batch of owed messages; the number sent."""
     cutoff = func.now() - grace
     owed = (
-        select(Task.id, Task.name, Task.payload)
+        select(Task.id, Task.name, Task.payload, Task.status)
         .where(
             or_(
+                (Task.status == TaskStatus.SCHEDULED) & (Task.run_at <= func.now()),
                 (Task.status == TaskStatus.QUEUED)
                 & Task.published_at.is_(None)
                 & (Task.created_at < cutoff),
@@ -60,6 +62,9 @@ async def relay_once(*, session: AsyncSession, grace: timedelta) -> int:
         .where(Task.id.in_([row.id for row in rows]))
         .values(published_at=func.now(), due_at=func.now() + RESEND_AFTER)
     )
+    due = [row.id for row in rows if row.status == TaskStatus.SCHEDULED]
+    if due:
+        await session.execute(update(Task).where(Task.id.in_(due)).values(status=TaskStatus.QUEUED))
     await session.commit()
     return len(rows)
 

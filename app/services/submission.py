@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,6 +42,15 @@ class Submission:
     payload: dict[str, Any]
     max_attempts: int | None = None
     idempotency_key: str | None = None
+    # At most one of these: wait this long, or until then, before the task may start.
+    delay_seconds: float | None = None
+    run_at: datetime | None = None
+
+    def start_at(self, now: datetime) -> datetime | None:
+        """When the task may start, if not at once."""
+        if self.delay_seconds:
+            return now + timedelta(seconds=self.delay_seconds)
+        return self.run_at
 
 
 @dataclass(frozen=True)
@@ -96,12 +106,23 @@ async def submit_batch(
 def _task_row(submission: Submission) -> dict[str, Any]:
     handler, payload = validate_submission(name=submission.name, payload=submission.payload)
     max_attempts = submission.max_attempts or handler.max_attempts
-    request = {"name": submission.name, "payload": payload, "max_attempts": max_attempts}
+    request = {
+        "name": submission.name,
+        "payload": payload,
+        "max_attempts": max_attempts,
+        "delay_seconds": submission.delay_seconds,
+        "run_at": submission.run_at.isoformat() if submission.run_at else None,
+    }
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    now = datetime.now(UTC)
+    run_at = submission.start_at(now)
+    # A scheduled task waits in PostgreSQL, not in the broker; the relay sends it when due.
+    waits = run_at is not None and run_at > now
     return {
         "id": uuid.uuid4(),
         "name": submission.name,
-        "status": TaskStatus.QUEUED,
+        "status": TaskStatus.SCHEDULED if waits else TaskStatus.QUEUED,
+        "run_at": run_at,
         "payload": payload,
         "max_attempts": max_attempts,
         "tenant": DEFAULT_TENANT,
@@ -115,7 +136,10 @@ async def _record_and_publish(
 ) -> list[Accepted]:
     accepted = await _record(session=session, rows=rows)
     await session.commit()
-    await _publish([item.task for item in accepted if item.created], session=session)
+    due_now = [
+        item.task for item in accepted if item.created and item.task.status == TaskStatus.QUEUED
+    ]
+    await _publish(due_now, session=session)
     return accepted
 
 

@@ -24,7 +24,12 @@ class QueueName(enum.StrEnum):
 
 # The statuses of the tasks each queue holds: the main queue has the work still to do.
 QUEUE_STATUSES: dict[QueueName, tuple[TaskStatus, ...]] = {
-    QueueName.MAIN: (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.RETRYING),
+    QueueName.MAIN: (
+        TaskStatus.SCHEDULED,
+        TaskStatus.QUEUED,
+        TaskStatus.RUNNING,
+        TaskStatus.RETRYING,
+    ),
     QueueName.DEAD_LETTER: (TaskStatus.DEAD,),
 }
 

@@ -43,6 +43,8 @@ def _submission(body: TaskSubmit, key: str | None = None) -> Submission:
         payload=body.payload,
         max_attempts=body.max_attempts,
         idempotency_key=key or body.idempotency_key,
+        delay_seconds=body.delay_seconds,
+        run_at=body.run_at,
     )
 
 
