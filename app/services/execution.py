@@ -76,6 +76,10 @@ async def execute_task(
         return Outcome(Verdict.RETRY_LATER, "another worker holds the task", delay)
     if isinstance(claim, transitions.NotRunnable):
         await session.commit()
+        if claim.status in transitions.WAITING:
+            # Changed under the claim (it became claimable after this statement began):
+            # the message must come back, not be dropped.
+            return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
         return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
     if claim.taken_over:
         await transitions.record_lost_attempt(

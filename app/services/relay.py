@@ -10,6 +10,7 @@ and a duplicate message is harmless because claims are conditional.
 
 import asyncio
 import logging
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -29,17 +30,39 @@ BATCH_SIZE = 500
 RESEND_AFTER = timedelta(seconds=60)
 
 
+async def release_due(*, session: AsyncSession) -> list[uuid.UUID]:
+    """Turn scheduled tasks whose time has come into queued ones, and commit: a worker must
+    never receive a task's message before the task may be claimed."""
+    due = (
+        select(Task.id)
+        .where(Task.status == TaskStatus.SCHEDULED, Task.run_at <= func.now())
+        .order_by(Task.run_at)
+        .limit(BATCH_SIZE)
+        .with_for_update(skip_locked=True)
+    )
+    released = list(
+        await session.scalars(
+            update(Task)
+            .where(Task.id.in_(due.scalar_subquery()))
+            .values(status=TaskStatus.QUEUED)
+            .returning(Task.id)
+        )
+    )
+    await session.commit()
+    return released
+
+
 async def relay_once(*, session: AsyncSession, grace: timedelta) -> int:
     """Publish one batch of owed messages; the number sent."""
+    released = await release_due(session=session)
     cutoff = func.now() - grace
     owed = (
-        select(Task.id, Task.name, Task.payload, Task.status)
+        select(Task.id, Task.name, Task.payload)
         .where(
             or_(
-                (Task.status == TaskStatus.SCHEDULED) & (Task.run_at <= func.now()),
                 (Task.status == TaskStatus.QUEUED)
                 & Task.published_at.is_(None)
-                & (Task.created_at < cutoff),
+                & ((Task.created_at < cutoff) | Task.id.in_(released)),
                 (Task.status == TaskStatus.RETRYING) & (Task.due_at < cutoff),
                 (Task.status == TaskStatus.RUNNING)
                 & (Task.lease_expires_at < cutoff)
@@ -62,9 +85,6 @@ async def relay_once(*, session: AsyncSession, grace: timedelta) -> int:
         .where(Task.id.in_([row.id for row in rows]))
         .values(published_at=func.now(), due_at=func.now() + RESEND_AFTER)
     )
-    due = [row.id for row in rows if row.status == TaskStatus.SCHEDULED]
-    if due:
-        await session.execute(update(Task).where(Task.id.in_(due)).values(status=TaskStatus.QUEUED))
     await session.commit()
     return len(rows)
 
