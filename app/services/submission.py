@@ -145,30 +145,26 @@ async def _record_and_publish(
 
 async def _record(*, session: AsyncSession, rows: list[dict[str, Any]]) -> list[Accepted]:
     """Insert the rows; a row whose key is taken stands for the task that holds it."""
-    inserted = set(
-        await session.scalars(
-            insert(Task)
-            .on_conflict_do_nothing(
-                index_elements=[Task.tenant, Task.idempotency_key],
-                index_where=Task.idempotency_key.is_not(None),
-            )
-            .returning(Task.id),
-            rows,
+    created = await session.scalars(
+        insert(Task)
+        .on_conflict_do_nothing(
+            index_elements=[Task.tenant, Task.idempotency_key],
+            index_where=Task.idempotency_key.is_not(None),
         )
+        .returning(Task),
+        rows,
     )
-    keys = [row["idempotency_key"] for row in rows if row["id"] not in inserted]
-    by_id = {
-        task.id: task for task in await session.scalars(select(Task).where(Task.id.in_(inserted)))
-    }
-    by_key = {
-        task.idempotency_key: task
-        for task in await session.scalars(
+    by_id = {task.id: task for task in created}
+    keys = [row["idempotency_key"] for row in rows if row["id"] not in by_id]
+    by_key: dict[str | None, Task] = {}
+    if keys:
+        holders = await session.scalars(
             select(Task).where(Task.tenant == DEFAULT_TENANT, Task.idempotency_key.in_(keys))
         )
-    }
+        by_key = {task.idempotency_key: task for task in holders}
     accepted, conflicts = [], []
     for index, row in enumerate(rows):
-        if row["id"] in inserted:
+        if row["id"] in by_id:
             accepted.append(Accepted(task=by_id[row["id"]], created=True))
             continue
         existing = by_key[row["idempotency_key"]]
