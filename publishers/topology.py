@@ -49,10 +49,6 @@ def delay_level(seconds: float) -> int:
     return min(level, constants.MAX_DELAY_LEVEL)
 
 
-def max_delay_seconds() -> float:
-    return float(2**constants.MAX_DELAY_LEVEL)
-
-
 # Nobody consumes these: messages wait out their TTL, then RabbitMQ routes them back to the
 # work queue. Classic (durable, lightweight) rather than quorum: a delayed message is only a
 # reminder; the task row says when it is due, and the relay re-sends one that went missing.

@@ -14,6 +14,7 @@ from tests.support.api import (
     listed_ids,
     marker,
     submit,
+    wait_recorded,
     wait_terminal,
 )
 from tests.support.waiting import wait_for
@@ -107,11 +108,7 @@ async def test_message_breaking_the_task_contract_is_recorded_dead_with_the_reas
     await publish_to_work_queue(body)
 
     # Then the dead-letter subscriber records it as a dead task, naming the bad field
-    async def recorded() -> dict | None:
-        response = await client.get(f"/api/v1/result/{task_id}")
-        return response.json() if response.status_code == 200 else None
-
-    task = await wait_for(recorded, timeout=TASK_TIMEOUT, what="the poison message's record")
+    task = await wait_recorded(client, task_id, timeout=TASK_TIMEOUT)
     assert task["status"] == "dead"
     assert "does not match the task contract" in task["error"]
     assert "name" in task["error"]
@@ -145,11 +142,7 @@ async def test_message_naming_an_unknown_handler_is_recorded_dead(client, worker
     await publish_to_work_queue(body)
 
     # Then it is recorded dead, naming the handlers the worker knows
-    async def recorded() -> dict | None:
-        response = await client.get(f"/api/v1/result/{task_id}")
-        return response.json() if response.status_code == 200 else None
-
-    task = await wait_for(recorded, timeout=TASK_TIMEOUT, what="the message's record")
+    task = await wait_recorded(client, task_id, timeout=TASK_TIMEOUT)
     assert task["status"] == "dead"
     assert "unknown handler" in task["error"]
     assert "echo" in task["error"]
@@ -164,9 +157,5 @@ async def test_unreadable_message_holding_a_nul_character_is_still_recorded(clie
     await publish_to_work_queue(body)
 
     # Then it is recorded as a dead task all the same (others are recorded within a second)
-    async def recorded() -> dict | None:
-        response = await client.get(f"/api/v1/result/{task_id}")
-        return response.json() if response.status_code == 200 else None
-
-    task = await wait_for(recorded, timeout=10, what="the poison message's record")
+    task = await wait_recorded(client, task_id, timeout=10)
     assert task["status"] == "dead"

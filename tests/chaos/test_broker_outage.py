@@ -15,9 +15,7 @@ pytestmark = [
     pytest.mark.chaos,
     pytest.mark.integration,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        not services.can_control_services(), reason="rabbitmqctl is not on this machine"
-    ),
+    services.needs_service_control,
 ]
 
 TASK = {"name": "count", "payload": {"seconds": 0.01}}

@@ -16,9 +16,7 @@ pytestmark = [
     pytest.mark.chaos,
     pytest.mark.integration,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        not services.can_control_services(), reason="pg_ctlcluster is not on this machine"
-    ),
+    services.needs_service_control,
 ]
 
 

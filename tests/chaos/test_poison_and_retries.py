@@ -10,6 +10,7 @@ import pytest
 
 from tests.chaos.stack import Stack, counter
 from tests.support import rabbit
+from tests.support.api import wait_recorded
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(120)]
@@ -50,9 +51,7 @@ async def test_poison_messages_are_dead_lettered_with_reason_and_worker_keeps_ru
             "/api/v1/queue/", json={"name": "echo", "payload": {"after": marker}}
         )
         task_id = submitted.json()["id"]
-        task = await wait_for(
-            lambda: _terminal(http, task_id), timeout=30, what="a task after the poison"
-        )
+        task = await wait_recorded(http, task_id, timeout=30)
         assert task["status"] == "succeeded"
 
 
@@ -62,7 +61,7 @@ async def test_unknown_handler_message_is_dead_lettered_with_reason(shared_stack
     body = f'{{"id": "{task_id}", "name": "no-such-handler", "payload": {{}}}}'.encode()
     await rabbit.publish_raw(shared_stack.prefix, "task", body, "application/json")
     async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
-        task = await wait_for(lambda: _terminal(http, task_id), timeout=30, what="the dead record")
+        task = await wait_recorded(http, task_id, timeout=30)
     assert task["status"] == "dead"
     assert "unknown handler 'no-such-handler'" in task["error"]
 
@@ -74,9 +73,7 @@ async def test_task_failing_twice_then_succeeding_ends_succeeded_on_third_attemp
         response = await http.post(
             "/api/v1/queue/", json={"name": "flaky", "payload": {"failures": 2}}
         )
-        task = await wait_for(
-            lambda: _terminal(http, response.json()["id"]), timeout=30, what="flaky"
-        )
+        task = await wait_recorded(http, response.json()["id"], timeout=30)
     assert task["status"] == "succeeded"
     assert task["attempts"] == 3
     assert task["result"] == {"succeeded_on": 3}
@@ -90,9 +87,7 @@ async def test_task_always_failing_is_dead_after_its_limit_with_backoff_between_
         response = await http.post(
             "/api/v1/queue/", json={"name": "flaky", "payload": {"failures": 99}, "max_attempts": 3}
         )
-        task = await wait_for(
-            lambda: _terminal(http, response.json()["id"]), timeout=30, what="dead"
-        )
+        task = await wait_recorded(http, response.json()["id"], timeout=30)
     assert task["status"] == "dead"
     assert task["attempts"] == 3
     errors = task["errors"]
@@ -108,14 +103,6 @@ async def test_task_always_failing_is_dead_after_its_limit_with_backoff_between_
 
 def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-async def _terminal(http, task_id: str):
-    response = await http.get(f"/api/v1/result/{task_id}")
-    if response.status_code != 200:
-        return None
-    task = response.json()
-    return task if task["status"] in ("succeeded", "dead") else None
 
 
 async def _reasons_when(http, marker: str, count: int) -> list[str] | None:
@@ -139,9 +126,7 @@ async def test_duplicate_message_for_a_running_task_does_not_run_it_twice(shared
         )
 
         # Then the task succeeds, having started and completed exactly once
-        finished = await wait_for(
-            lambda: _terminal(http, task["id"]), timeout=30, what="the task to finish"
-        )
+        finished = await wait_recorded(http, task["id"], timeout=30)
     assert finished["status"] == "succeeded"
     assert finished["attempts"] == 1
     assert await counter("test_task_starts", [task["id"]]) == {task["id"]: 1}

@@ -132,3 +132,19 @@ async def listed_ids(
 def error_locations(response: httpx.Response) -> list[list[Any]]:
     """The `loc` of each item of a 422 answer's `detail`."""
     return [item["loc"] for item in response.json()["detail"]]
+
+
+async def wait_recorded(
+    client: httpx.AsyncClient, task_id: str, *, timeout: float = TASK_TIMEOUT
+) -> dict[str, Any]:
+    """Poll until a task that may not exist yet (a message's record) exists and has
+    finished; return it."""
+
+    async def finished() -> dict[str, Any] | None:
+        response = await client.get(f"{RESULTS}{task_id}")
+        if response.status_code != 200:
+            return None
+        task: dict[str, Any] = response.json()
+        return task if task["status"] in TERMINAL else None
+
+    return await wait_for(finished, timeout=timeout, what=f"task {task_id} to be recorded")

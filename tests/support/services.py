@@ -5,6 +5,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 
 def _run(*args: str) -> None:
     # No pipes: a helper daemon these tools may start would hold them open.
@@ -21,6 +23,11 @@ def _run(*args: str) -> None:
 def can_control_services() -> bool:
     """Whether this machine lets the tests stop and start both services."""
     return bool(shutil.which("rabbitmqctl") and shutil.which("pg_ctlcluster"))
+
+
+needs_service_control = pytest.mark.skipif(
+    not can_control_services(), reason="rabbitmqctl or pg_ctlcluster is not on this machine"
+)
 
 
 async def stop_rabbitmq() -> None:
