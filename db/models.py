@@ -27,9 +27,13 @@ class TaskStatus(enum.StrEnum):
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     DEAD = "dead"
+    CANCELLED = "cancelled"
 
 
-TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.DEAD})
+TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.DEAD, TaskStatus.CANCELLED})
+
+# PostgreSQL NOTIFY channel: a task's id, each time one reaches a terminal state.
+TASK_FINISHED_CHANNEL = "taskgate_task_finished"
 
 
 class Base(DeclarativeBase):
@@ -42,11 +46,21 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('scheduled', 'queued', 'running', 'retrying', 'succeeded', 'dead')",
+            "status IN ('scheduled', 'queued', 'running', 'retrying', 'succeeded', 'dead', "
+            "'cancelled')",
             name="status_known",
         ),
         Index("ix_tasks_created_at_id", text("created_at DESC"), text("id DESC")),
         Index("ix_tasks_status_created_at_id", "status", text("created_at DESC"), text("id DESC")),
+        Index("ix_tasks_name_created_at_id", "name", text("created_at DESC"), text("id DESC")),
+        Index("ix_tasks_queue_created_at_id", "queue", text("created_at DESC"), text("id DESC")),
+        # Retention sweeps and dead-letter time ranges.
+        Index(
+            "ix_tasks_status_finished_at",
+            "status",
+            "finished_at",
+            postgresql_where=text("finished_at IS NOT NULL"),
+        ),
         Index(
             "ix_tasks_unpublished",
             "created_at",
@@ -78,6 +92,8 @@ class Task(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
+    queue: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
+    priority: Mapped[int] = mapped_column(server_default=text("5"))
     status: Mapped[str] = mapped_column(Text, default=TaskStatus.QUEUED)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     result: Mapped[Any | None] = mapped_column(JSONB)
@@ -104,3 +120,8 @@ class Task(Base):
     # While retrying: the latest the delayed message is due back; the relay republishes it
     # once this is past (a delayed message lost by the broker is never a lost task).
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when a client asks to cancel a running task: its worker stops it at the signal, or
+    # at its next lease renewal if the signal went astray.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Times the task was replayed from the dead-letter queue (each replay restarts attempts).
+    replays: Mapped[int] = mapped_column(server_default=text("0"))

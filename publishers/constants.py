@@ -8,6 +8,12 @@ DEFAULT_EXCHANGE = "taskgate"
 DEFAULT_ROUTING_KEY = "task"
 DEFAULT_QUEUE = "taskgate.tasks"
 
+# The queue a task goes to when neither its handler nor its submit names one.
+DEFAULT_TASK_QUEUE = "default"
+# Priorities run from 0 to 9, a higher one first. Quorum queues have no message priorities,
+# so each named queue is three queues, one per band, that workers drain by weight.
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 0, 9, 5
+
 # Redeliveries of one message before RabbitMQ dead-letters it: a backstop against a
 # message that crashes every worker; retries of failing tasks are counted in PostgreSQL.
 DELIVERY_LIMIT = 20

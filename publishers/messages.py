@@ -3,12 +3,25 @@
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from publishers import constants
 
 
 class TaskMessage(BaseModel):
     """A task to run: published by the API, consumed by the workers."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: UUID = Field(description="The task's id; its row in PostgreSQL holds its state.")
     name: str = Field(description="The registered handler that runs the task.")
     payload: dict[str, Any] = Field(default_factory=dict, description="The handler's input.")
+    queue: str = Field(
+        default=constants.DEFAULT_TASK_QUEUE, description="The named queue the task runs from."
+    )
+    priority: int = Field(
+        default=constants.DEFAULT_PRIORITY,
+        ge=constants.MIN_PRIORITY,
+        le=constants.MAX_PRIORITY,
+        description="0-9; a higher priority starts first.",
+    )
