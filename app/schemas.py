@@ -97,6 +97,8 @@ class TaskOut(BaseModel):
 
     id: UUID
     name: str
+    queue: str
+    priority: int
     status: TaskStatus
     payload: dict[str, Any]
     result: Any | None
@@ -104,6 +106,7 @@ class TaskOut(BaseModel):
     attempts: int
     max_attempts: int
     errors: list[AttemptError] = Field(description="Every failed attempt, oldest first.")
+    replays: int = Field(description="Times the task was replayed from the dead-letter queue.")
     run_at: datetime | None = Field(description="When a delayed task may start.")
     created_at: datetime
     started_at: datetime | None
