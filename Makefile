@@ -14,6 +14,7 @@ BOOTSTRAP_PYTHON = $(shell command -v python3.11 || command -v python3)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
+QUEUES ?=
 PYTEST_ARGS ?=
 V ?=
 
@@ -46,8 +47,9 @@ migrate: db ## Apply the Alembic migrations (alembic upgrade head)
 api: migrate ## Run the HTTP API on HOST:PORT (127.0.0.1:8000)
 	@$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
-worker: venv ## Run WORKERS worker processes (1) in the foreground
-	@$(BIN)/faststream run subscribers.worker:app --workers $(WORKERS)
+worker: venv ## Run WORKERS worker processes (1) for QUEUES (all) in the foreground
+	@$(if $(QUEUES),TASKGATE_WORKER_QUEUES=$(QUEUES)) \
+		$(BIN)/faststream run subscribers.worker:app --workers $(WORKERS)
 
 run: venv services migrate ## Run the API and one worker; Ctrl-C stops both
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) scripts/run.sh

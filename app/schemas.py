@@ -16,6 +16,7 @@ from pydantic import (
 from app.handlers.registry import TaskHandler
 from app.services.pagination import Page
 from db.models import TaskStatus
+from publishers import constants
 
 T = TypeVar("T")
 
@@ -42,6 +43,20 @@ class TaskSubmit(BaseModel):
         ge=1,
         le=MAX_ATTEMPTS_LIMIT,
         description="Attempts before the task is dead-lettered (default: the handler's).",
+    )
+    queue: str | None = Field(
+        default=None,
+        pattern=constants.QUEUE_NAME_PATTERN,
+        description="The named queue to run from (default: the handler's).",
+    )
+    priority: int = Field(
+        default=constants.DEFAULT_PRIORITY,
+        ge=constants.MIN_PRIORITY,
+        le=constants.MAX_PRIORITY,
+        description=(
+            "0-9, higher first. Bands: 7-9 high, 3-6 normal, 0-2 low; within a band, first "
+            "in, first out."
+        ),
     )
     delay_seconds: float | None = Field(
         default=None,
@@ -108,6 +123,9 @@ class TaskOut(BaseModel):
     errors: list[AttemptError] = Field(description="Every failed attempt, oldest first.")
     replays: int = Field(description="Times the task was replayed from the dead-letter queue.")
     run_at: datetime | None = Field(description="When a delayed task may start.")
+    cancel_requested_at: datetime | None = Field(
+        description="When a client asked to cancel the task while it ran."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -154,6 +172,7 @@ class HandlerOut(BaseModel):
     """A handler tasks can name."""
 
     name: str
+    queue: str = Field(description="The named queue its tasks go to unless a submit says.")
     max_attempts: int
     timeout_seconds: float | None = Field(description="Per attempt; null: no limit.")
     backoff: BackoffOut
@@ -163,11 +182,34 @@ class HandlerOut(BaseModel):
     def from_handler(cls, handler: TaskHandler) -> "HandlerOut":
         return cls(
             name=handler.name,
+            queue=handler.queue,
             max_attempts=handler.max_attempts,
             timeout_seconds=handler.timeout_seconds,
             backoff=BackoffOut.model_validate(handler.backoff, from_attributes=True),
             payload_schema=handler.payload_adapter.json_schema(),
         )
+
+
+class BandOut(BaseModel):
+    """One priority band of a named queue, as RabbitMQ sees it now."""
+
+    band: str
+    ready: int = Field(description="Messages waiting for a worker.")
+    consumers: int = Field(description="Worker consumers attached.")
+
+
+class QueueStatsOut(BaseModel):
+    """A named queue: the broker's view, and its tasks by status."""
+
+    name: str
+    ready: int = Field(description="Messages waiting for a worker, all bands.")
+    consumers: int = Field(description="Worker consumers, all bands.")
+    bands: list[BandOut] | None = Field(description="Null when RabbitMQ did not answer.")
+    tasks: dict[str, int] = Field(description="Tasks of this queue by status (every status).")
+
+
+class QueuesOut(BaseModel):
+    queues: list[QueueStatsOut]
 
 
 class HealthOut(BaseModel):

@@ -1,8 +1,9 @@
 """Configuration from the environment and `.env`; every value has a local default."""
 
+import re
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL
 
@@ -52,11 +53,37 @@ class Settings(BaseSettings):
 
     # Comma-separated modules whose @task_handler functions are loaded beside the built-ins.
     taskgate_handlers: str = ""
+    # Comma-separated named queues clients may submit to, beside "default" and the queues
+    # handlers name.
+    taskgate_queues: str = ""
+    # Comma-separated named queues a worker consumes; empty: every known queue.
+    taskgate_worker_queues: str = ""
+
+    @field_validator("taskgate_queues", "taskgate_worker_queues")
+    @classmethod
+    def queue_names(cls, value: str) -> str:
+        for name in _split(value):
+            if not re.fullmatch(constants.QUEUE_NAME_PATTERN, name):
+                raise ValueError(
+                    f"queue name {name!r}: use 1-63 of a-z, 0-9, '_' and '-', "
+                    "starting with a letter or digit"
+                )
+        return value
 
     @property
     def handler_modules(self) -> list[str]:
         """Module names listed in TASKGATE_HANDLERS."""
-        return [name.strip() for name in self.taskgate_handlers.split(",") if name.strip()]
+        return _split(self.taskgate_handlers)
+
+    @property
+    def extra_queues(self) -> list[str]:
+        """Queue names listed in TASKGATE_QUEUES."""
+        return _split(self.taskgate_queues)
+
+    @property
+    def worker_queues(self) -> list[str]:
+        """Queue names listed in TASKGATE_WORKER_QUEUES (empty: all)."""
+        return _split(self.taskgate_worker_queues)
 
     @property
     def database_url(self) -> URL:
@@ -75,6 +102,10 @@ class Settings(BaseSettings):
         """AMQP URL of the RabbitMQ broker."""
         vhost = "" if self.rmq_vhost == "/" else self.rmq_vhost
         return f"amqp://{self.rmq_user}:{self.rmq_password}@{self.rmq_host}:{self.rmq_port}/{vhost}"
+
+
+def _split(names: str) -> list[str]:
+    return [name.strip() for name in names.split(",") if name.strip()]
 
 
 @lru_cache

@@ -13,6 +13,9 @@ DEFAULT_TASK_QUEUE = "default"
 # Priorities run from 0 to 9, a higher one first. Quorum queues have no message priorities,
 # so each named queue is three queues, one per band, that workers drain by weight.
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 0, 9, 5
+HIGH_PRIORITY_FROM, NORMAL_PRIORITY_FROM = 7, 3
+# A queue name becomes part of RabbitMQ queue names and routing keys.
+QUEUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 # Redeliveries of one message before RabbitMQ dead-letters it: a backstop against a
 # message that crashes every worker; retries of failing tasks are counted in PostgreSQL.
@@ -23,12 +26,16 @@ DEFAULT_DEAD_LETTER_EXCHANGE = "taskgate.dlx"
 DEFAULT_DEAD_LETTER_ROUTING_KEY = "dead"
 DEFAULT_DEAD_LETTER_QUEUE = "taskgate.dead-letter"
 
+# Cancel signals: a fanout exchange every worker process binds its own temporary queue to.
+CANCEL_EXCHANGE_SUFFIX = ".cancel"
+
 # Delayed redelivery (retry backoff): one queue per power-of-two delay, from 1 s to
 # 2**MAX_DELAY_LEVEL s. Each message carries its own TTL; a queue holds only TTLs in
 # (2**(level-1), 2**level] s, so one stuck behind a longer one is late by less than its own
-# delay. On expiry RabbitMQ dead-letters it back to the work exchange.
+# delay. On expiry RabbitMQ dead-letters it back to the work exchange under the routing key
+# it carries in its CC header (its own work queue).
 DELAY_EXCHANGE_SUFFIX = ".delay"
-DELAY_QUEUE_SUFFIX = ".delay"
+DELAY_QUEUE_SUFFIX = ".delayed"
 MAX_DELAY_LEVEL = 12
 
 # Headers on dead-lettered messages: why the worker gave up, and on which task.

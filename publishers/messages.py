@@ -25,3 +25,9 @@ class TaskMessage(BaseModel):
         le=constants.MAX_PRIORITY,
         description="0-9; a higher priority starts first.",
     )
+
+
+class CancelMessage(BaseModel):
+    """A client asked to cancel a running task."""
+
+    id: UUID = Field(description="The task to stop, wherever it runs.")

@@ -1,17 +1,21 @@
 """Publishers: declared once as objects, so they appear in the AsyncAPI schema."""
 
 import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from aio_pika.abc import FieldValue
+from aio_pika.abc import AbstractRobustQueue, FieldValue
 
 from app.settings import get_settings
 from publishers import constants
 from publishers.broker import broker
-from publishers.messages import TaskMessage
+from publishers.messages import CancelMessage, TaskMessage
 from publishers.topology import (
-    BINDINGS,
+    Band,
+    band_of,
+    bindings,
+    cancel_exchange,
     dead_letter_exchange,
     dead_letter_queue,
     delay_exchange,
@@ -19,16 +23,19 @@ from publishers.topology import (
     delay_routing_key,
     work_exchange,
     work_queue,
+    work_routing_key,
 )
 
 task_publisher = broker.publisher(
     exchange=work_exchange,
-    routing_key=work_queue.routing(),
     persist=True,
     mandatory=True,
     schema=TaskMessage,
     title="submit-task",
-    description="A task accepted by the API, for a worker to run.",
+    description=(
+        "A task accepted by the API, for a worker to run, routed to its named queue's "
+        "priority band (high: 7-9, normal: 3-6, low: 0-2)."
+    ),
 )
 
 delayed_task_publisher = broker.publisher(
@@ -41,6 +48,15 @@ delayed_task_publisher = broker.publisher(
         "A task to run again after a delay (retry backoff, or a task another worker holds): "
         "it waits in a delay queue until its TTL ends, then returns to the work queue."
     ),
+)
+
+cancel_publisher = broker.publisher(
+    exchange=cancel_exchange,
+    # No worker running means nobody to tell: the cancel request is recorded in PostgreSQL.
+    mandatory=False,
+    schema=CancelMessage,
+    title="cancel-task",
+    description="Tells every worker process to stop a running task, if it runs it.",
 )
 
 dead_letter_publisher = broker.publisher(
@@ -60,16 +76,27 @@ async def publish_task(message: TaskMessage) -> None:
     """Publish a task for the workers; returns once the broker confirmed it, raises
     TimeoutError when it does not confirm in PUBLISH_TIMEOUT_SECONDS."""
     async with asyncio.timeout(get_settings().publish_timeout_seconds):
-        await task_publisher.publish(message)
+        await task_publisher.publish(message, routing_key=_route(message))
 
 
 async def publish_task_later(message: TaskMessage, *, delay_seconds: float) -> None:
-    """Publish a task to come back to the work queue after `delay_seconds`."""
+    """Publish a task to come back to its work queue after `delay_seconds`."""
     await delayed_task_publisher.publish(
         message,
         routing_key=delay_routing_key(delay_level(delay_seconds)),
+        # Dead-lettered at expiry under its original routing keys: CC's is its work queue.
+        headers={"CC": [_route(message)]},
         expiration=timedelta(seconds=max(delay_seconds, 0.001)),
     )
+
+
+async def publish_cancel(message: CancelMessage) -> None:
+    """Tell every worker process to stop the task if it is running it."""
+    await cancel_publisher.publish(message)
+
+
+def _route(message: TaskMessage) -> str:
+    return work_routing_key(message.queue, band_of(message.priority))
 
 
 async def publish_dead_letter(body: Any, *, reason: str, task_id: str | None) -> None:
@@ -80,10 +107,37 @@ async def publish_dead_letter(body: Any, *, reason: str, task_id: str | None) ->
     await dead_letter_publisher.publish(body, headers=headers)
 
 
-async def declare_topology() -> None:
-    """Declare the exchanges and queues and their bindings (the API publishes before any
-    worker may have started)."""
-    for exchange, queue in BINDINGS:
+async def declare_topology(queues: list[str]) -> None:
+    """Declare the exchanges and queues and their bindings for these named task queues (the
+    API publishes before any worker may have started)."""
+    await broker.declare_exchange(cancel_exchange)
+    for exchange, queue in bindings(queues):
         declared_exchange = await broker.declare_exchange(exchange)
         declared_queue = await broker.declare_queue(queue)
         await declared_queue.bind(declared_exchange, routing_key=queue.routing())
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """What RabbitMQ says of one band of a named queue."""
+
+    band: Band
+    ready: int
+    consumers: int
+
+
+async def queue_depths(queue: str) -> list[QueueDepth]:
+    """Messages ready and consumers of each band of a named queue, asked of RabbitMQ now."""
+    depths = []
+    for band in Band:
+        declared: AbstractRobustQueue = await broker.declare_queue(work_queue(queue, band))
+        # Declaring again (same arguments) is how AMQP reports a queue's current counts.
+        result = await declared.declare()
+        depths.append(
+            QueueDepth(
+                band=band,
+                ready=int(result.message_count or 0),
+                consumers=int(result.consumer_count or 0),
+            )
+        )
+    return depths

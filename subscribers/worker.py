@@ -3,6 +3,7 @@
 from faststream import FastStream
 
 from app.handlers.loader import load_handlers
+from app.services.queues import known_queues
 from app.services.relay import OutboxRelay
 from db.session import engine
 from publishers.broker import broker
@@ -22,7 +23,7 @@ def load_task_handlers() -> None:
 @app.after_startup
 async def start_background_work() -> None:
     # The delay queues have no consumer, so consuming does not declare them.
-    await declare_topology()
+    await declare_topology(known_queues())
     leases.start()
     relay.start()
 

@@ -13,6 +13,8 @@ os.environ.setdefault("RMQ_QUEUE_DEAD_LETTER_EXCHANGE", f"{TEST_PREFIX}.dlx")
 os.environ.setdefault("RMQ_QUEUE_DEAD_LETTER_NAME", f"{TEST_PREFIX}.dead-letter")
 # The handlers the tests run beside the built-ins (API and worker processes alike).
 os.environ.setdefault("TASKGATE_HANDLERS", "tests.chaos.handlers")
+# Workers consume the default queue unless a test starts one for another queue.
+os.environ.setdefault("TASKGATE_WORKER_QUEUES", "default")
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -21,6 +23,8 @@ from collections.abc import AsyncIterator, Iterator  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
+from app.handlers.loader import load_handlers  # noqa: E402
+from app.services.queues import known_queues  # noqa: E402
 from app.settings import get_settings  # noqa: E402
 from db.create_database import connect  # noqa: E402
 from tests.chaos.handlers import COUNTER_TABLES  # noqa: E402
@@ -28,6 +32,8 @@ from tests.support import processes, rabbit  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
 settings = get_settings()
+load_handlers()
+DEFAULT_WORK_QUEUE = rabbit.band_queue("default")
 
 
 async def _recreate_database() -> None:
@@ -56,7 +62,7 @@ async def migrated_database() -> None:
 @pytest.fixture(scope="session")
 async def clean_broker() -> AsyncIterator[None]:
     """No queues left from an earlier run: the topology is declared afresh, and removed."""
-    queues = rabbit.topology_queues(settings.rmq_queue_name, settings.rmq_queue_dead_letter_name)
+    queues = rabbit.topology_queues(known_queues())
     await rabbit.delete_queues(*queues)
     yield
     await rabbit.delete_queues(*queues)
@@ -84,7 +90,7 @@ async def worker(client: httpx.AsyncClient) -> AsyncIterator[processes.Process]:
     async def consuming() -> bool:
         assert process.alive(), process.log()
         return (
-            await rabbit.consumer_count(settings.rmq_queue_name) > 0
+            await rabbit.consumer_count(DEFAULT_WORK_QUEUE) > 0
             and await rabbit.consumer_count(settings.rmq_queue_dead_letter_name) > 0
         )
 

@@ -5,6 +5,8 @@ from typing import Any
 import pytest
 
 from app.settings import get_settings
+from publishers.topology import Band
+from tests.support import rabbit
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +36,9 @@ async def test_asyncapi_names_the_work_exchange_and_queue(asyncapi):
     # When the channels' AMQP bindings are read
     exchanges, queues = amqp_names(asyncapi, "exchange"), amqp_names(asyncapi, "queue")
 
-    # Then the work exchange and the work queue are among them
+    # Then the work exchange and every band of the default queue are among them
     assert settings.rmq_queue_exchange in exchanges
-    assert settings.rmq_queue_name in queues
+    assert {rabbit.band_queue("default", band) for band in Band} <= queues
 
 
 async def test_asyncapi_names_the_dead_letter_exchange_and_queue(asyncapi):

@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from app.settings import get_settings
+from publishers.topology import Band, work_routing_key
 from tests.support import rabbit
 from tests.support.api import (
     DEAD_LETTERS,
@@ -27,7 +28,7 @@ settings = get_settings()
 async def publish_to_work_queue(body: bytes, content_type: str = "application/json") -> None:
     """Put a message on the work queue without going through the API's checks."""
     await rabbit.publish_raw(
-        settings.rmq_queue_exchange, settings.rmq_queue_routing_key, body, content_type
+        settings.rmq_queue_exchange, work_routing_key("default", Band.NORMAL), body, content_type
     )
 
 

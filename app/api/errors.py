@@ -14,9 +14,11 @@ from app.services.errors import (
     InvalidBatchError,
     InvalidCursorError,
     InvalidPayloadError,
+    TaskFinishedError,
     TaskgateError,
     TaskNotFoundError,
     UnknownHandlerError,
+    UnknownQueueError,
 )
 from db.errors import database_unavailable
 
@@ -35,6 +37,8 @@ def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
     """422 details for an invalid task; `task_loc` is where the task sits in the request."""
     if isinstance(error, UnknownHandlerError):
         return _detail([*task_loc, "name"], str(error), "unknown_handler", known=error.known)
+    if isinstance(error, UnknownQueueError):
+        return _detail([*task_loc, "queue"], str(error), "unknown_queue", known=error.known)
     if isinstance(error, InvalidPayloadError):
         return [
             {"loc": [*task_loc, "payload", *item["loc"]], "msg": item["msg"], "type": item["type"]}
@@ -57,6 +61,10 @@ def error_response(error: TaskgateError) -> JSONResponse:
     """The HTTP answer for a domain error."""
     if isinstance(error, TaskNotFoundError):
         return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
+    if isinstance(error, TaskFinishedError):
+        return JSONResponse(
+            {"detail": str(error), "status": error.status}, status_code=status.HTTP_409_CONFLICT
+        )
     if isinstance(error, IdempotencyConflictError):
         conflicts = [
             {

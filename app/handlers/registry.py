@@ -1,6 +1,7 @@
 """The registry of task handlers, keyed by name; `@task_handler` adds one."""
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
@@ -9,6 +10,7 @@ from pydantic import TypeAdapter
 
 from app.handlers.backoff import DEFAULT_BACKOFF, Backoff
 from app.handlers.context import TaskContext
+from publishers import constants
 
 HandlerFunc = Callable[..., Awaitable[Any] | Any]
 
@@ -27,6 +29,7 @@ class TaskHandler:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     backoff: Backoff = DEFAULT_BACKOFF
     timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
+    queue: str = constants.DEFAULT_TASK_QUEUE
     wants_context: bool = False
     payload_adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
@@ -77,6 +80,7 @@ def task_handler(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff: Backoff = DEFAULT_BACKOFF,
     timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
+    queue: str = constants.DEFAULT_TASK_QUEUE,
     into: HandlerRegistry = registry,
 ) -> Callable[[HandlerFunc], HandlerFunc]:
     """Register the decorated function as a task handler.
@@ -84,12 +88,15 @@ def task_handler(
     Its first parameter's annotation is the payload type; an optional second parameter
     annotated `TaskContext` receives the running attempt. The return value, JSON-able, is
     the task's result; an exception fails the attempt (retried up to `max_attempts`), and
-    so does running past `timeout_seconds` (None: no limit).
+    so does running past `timeout_seconds` (None: no limit). Its tasks go to the named
+    `queue` unless a submit names another.
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     if timeout_seconds is not None and timeout_seconds <= 0:
         raise ValueError("timeout_seconds must be positive (or None for no limit)")
+    if not re.fullmatch(constants.QUEUE_NAME_PATTERN, queue):
+        raise ValueError(f"queue {queue!r} must match {constants.QUEUE_NAME_PATTERN}")
 
     def register(func: HandlerFunc) -> HandlerFunc:
         payload_type, wants_context = _signature(func)
@@ -101,6 +108,7 @@ def task_handler(
                 max_attempts=max_attempts,
                 backoff=backoff,
                 timeout_seconds=timeout_seconds,
+                queue=queue,
                 wants_context=wants_context,
             )
         )

@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 from app.services.background import BackgroundLoop
+from app.services.queues import known_queues
 from publishers.broker import broker
 from publishers.tasks import declare_topology
 
@@ -20,7 +21,7 @@ RETRY_SECONDS = 2.0
 async def connect_and_declare() -> None:
     """Connect the shared broker (without starting subscribers) and declare the topology."""
     await broker.connect()
-    await declare_topology()
+    await declare_topology(known_queues())
 
 
 class BrokerConnector(BackgroundLoop):

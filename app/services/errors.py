@@ -15,6 +15,16 @@ class UnknownHandlerError(TaskgateError):
         super().__init__(f"unknown handler {name!r}; known handlers: {', '.join(self.known)}")
 
 
+class UnknownQueueError(TaskgateError):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = list(known)
+        super().__init__(
+            f"unknown queue {name!r}; known queues: {', '.join(self.known)} (a handler's "
+            "queue, or one listed in TASKGATE_QUEUES)"
+        )
+
+
 class InvalidPayloadError(TaskgateError):
     """The payload does not match the handler's payload type."""
 
@@ -53,6 +63,18 @@ class TaskNotFoundError(TaskgateError):
     def __init__(self, task_id: object) -> None:
         self.task_id = task_id
         super().__init__(f"no task with id {task_id}")
+
+
+class TaskFinishedError(TaskgateError):
+    """The task has finished: there is nothing left to cancel."""
+
+    def __init__(self, task_id: object, status: str) -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(
+            f"task {task_id} is {status} already; only a task that has not finished can be "
+            "cancelled"
+        )
 
 
 class InvalidCursorError(TaskgateError):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.handlers.context import TaskContext
 from app.handlers.registry import TaskHandler, registry
 from app.services import transitions
+from app.services.cancel_requests import CancelRequests
 from app.services.leases import LeaseKeeper
 from app.services.payloads import unstorable
 from db.errors import database_unavailable
@@ -33,6 +34,7 @@ class Verdict(enum.Enum):
     SUCCEEDED = "succeeded"
     RETRY_LATER = "retry later"
     DEAD = "dead"
+    CANCELLED = "cancelled"
     SKIPPED = "skipped"
 
 
@@ -57,7 +59,12 @@ class Attempt:
 
 
 async def execute_task(
-    *, session: AsyncSession, task_id: uuid.UUID, name: str, leases: LeaseKeeper
+    *,
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    name: str,
+    leases: LeaseKeeper,
+    cancel_requests: CancelRequests,
 ) -> Outcome:
     """Run the task if it is waiting (or its worker died), and commit what happened."""
     handler = registry.get(name)
@@ -88,16 +95,22 @@ async def execute_task(
     await session.commit()
 
     attempt = Attempt(task_id=task_id, handler=handler, claim=claim)
+    if claim.cancel_requested:
+        return await _record_cancelled(session=session, attempt=attempt)
     if claim.attempt > claim.max_attempts:
         reason = f"worker lost during attempt {claim.attempt - 1} of {claim.max_attempts}"
         return await _record_failure(session=session, attempt=attempt, error=reason, trace=None)
     async with leases.holding(task_id, claim.attempt):
-        return await _run_attempt(session=session, attempt=attempt)
+        return await _run_attempt(session=session, attempt=attempt, cancel_requests=cancel_requests)
 
 
-async def _run_attempt(*, session: AsyncSession, attempt: Attempt) -> Outcome:
+async def _run_attempt(
+    *, session: AsyncSession, attempt: Attempt, cancel_requests: CancelRequests
+) -> Outcome:
     try:
-        result = await _call_handler(session=session, attempt=attempt)
+        result = await _call_handler(
+            session=session, attempt=attempt, cancel_requests=cancel_requests
+        )
         problem = unstorable(result)
         if problem is not None:
             location, message = problem
@@ -105,6 +118,9 @@ async def _run_attempt(*, session: AsyncSession, attempt: Attempt) -> Outcome:
     except asyncio.CancelledError:
         await _release(session=session, attempt=attempt)
         raise
+    except TaskCancelledError:
+        await session.rollback()
+        return await _record_cancelled(session=session, attempt=attempt)
     except Exception as error:
         await session.rollback()
         # The handler's own writes (TaskContext.session) may meet a database outage too.
@@ -131,7 +147,9 @@ async def _run_attempt(*, session: AsyncSession, attempt: Attempt) -> Outcome:
     return Outcome(Verdict.SUCCEEDED)
 
 
-async def _call_handler(*, session: AsyncSession, attempt: Attempt) -> Any:
+async def _call_handler(
+    *, session: AsyncSession, attempt: Attempt, cancel_requests: CancelRequests
+) -> Any:
     handler, claim = attempt.handler, attempt.claim
     arguments: list[Any] = [handler.parse_payload(claim.payload)]
     if handler.wants_context:
@@ -143,23 +161,34 @@ async def _call_handler(*, session: AsyncSession, attempt: Attempt) -> Any:
                 session=session,
             )
         )
-    # A sync handler cannot be interrupted: past the timeout its attempt fails, but its
-    # thread runs on to its end and its result is discarded.
-    call = (
+    # A sync handler cannot be interrupted: past the timeout (or on a cancel request) its
+    # attempt ends, but its thread runs on to its end and its result is discarded.
+    call = asyncio.ensure_future(
         handler.func(*arguments)
         if handler.is_async
         else asyncio.to_thread(handler.func, *arguments)
     )
-    try:
-        async with asyncio.timeout(handler.timeout_seconds):
-            result = await call
-    except TimeoutError:
-        raise TaskTimeoutError(handler.timeout_seconds) from None
+    with cancel_requests.running(attempt.task_id, call):
+        try:
+            async with asyncio.timeout(handler.timeout_seconds):
+                result = await call
+        except TimeoutError:
+            raise TaskTimeoutError(handler.timeout_seconds) from None
+        except asyncio.CancelledError:
+            this_task = asyncio.current_task()
+            stopping = this_task is not None and this_task.cancelling() > 0
+            if cancel_requests.requested(attempt.task_id) and not stopping:
+                raise TaskCancelledError() from None
+            raise
     return to_jsonable_python(result)
 
 
 class UnstorableResultError(Exception):
     """The handler returned something PostgreSQL cannot store."""
+
+
+class TaskCancelledError(Exception):
+    """A client cancelled the task while its handler ran."""
 
 
 class TaskTimeoutError(Exception):
@@ -196,6 +225,16 @@ async def _record_failure(
     if not buried:
         return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
     return Outcome(Verdict.DEAD, error)
+
+
+async def _record_cancelled(*, session: AsyncSession, attempt: Attempt) -> Outcome:
+    cancelled = await transitions.cancel_running(
+        session=session, task_id=attempt.task_id, attempt=attempt.number
+    )
+    await session.commit()
+    if not cancelled:
+        return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
+    return Outcome(Verdict.CANCELLED, "cancelled on request")
 
 
 async def _release(*, session: AsyncSession, attempt: Attempt) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from app.services import transitions
 from app.services.background import BackgroundLoop
+from app.services.cancel_requests import CancelRequests
 from db.session import SessionFactory
 
 logger = logging.getLogger(__name__)
@@ -17,13 +18,14 @@ logger = logging.getLogger(__name__)
 
 class LeaseKeeper(BackgroundLoop):
     """Renews, in one UPDATE every third of the lease, the leases of every attempt this
-    process is running."""
+    process is running, and stops those a client asked to cancel."""
 
     name = "lease-keeper"
 
-    def __init__(self, lease_seconds: float) -> None:
+    def __init__(self, lease_seconds: float, cancel_requests: CancelRequests) -> None:
         super().__init__()
         self.lease = timedelta(seconds=lease_seconds)
+        self.cancel_requests = cancel_requests
         self._running: set[tuple[uuid.UUID, int]] = set()
 
     @contextlib.asynccontextmanager
@@ -42,10 +44,13 @@ class LeaseKeeper(BackgroundLoop):
             await asyncio.sleep(interval)
             try:
                 async with SessionFactory() as session:
-                    await transitions.renew_leases(
+                    to_cancel = await transitions.renew_leases(
                         session=session, attempts=list(self._running), lease=self.lease
                     )
                     await session.commit()
             except Exception:
                 # A missed renewal is survivable: the lease outlasts two more tries.
                 logger.warning("could not renew task leases", exc_info=True)
+                continue
+            for task_id in to_cancel:
+                self.cancel_requests.request(task_id)

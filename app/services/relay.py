@@ -57,7 +57,7 @@ async def relay_once(*, session: AsyncSession, grace: timedelta) -> int:
     released = await release_due(session=session)
     cutoff = func.now() - grace
     owed = (
-        select(Task.id, Task.name, Task.payload)
+        select(Task.id, Task.name, Task.payload, Task.queue, Task.priority)
         .where(
             or_(
                 (Task.status == TaskStatus.QUEUED)
@@ -77,9 +77,7 @@ async def relay_once(*, session: AsyncSession, grace: timedelta) -> int:
     if not rows:
         await session.commit()
         return 0
-    await asyncio.gather(
-        *(publish_task(TaskMessage(id=row.id, name=row.name, payload=row.payload)) for row in rows)
-    )
+    await asyncio.gather(*(publish_task(TaskMessage.model_validate(row)) for row in rows))
     await session.execute(
         update(Task)
         .where(Task.id.in_([row.id for row in rows]))

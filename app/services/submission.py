@@ -21,9 +21,12 @@ from app.services.errors import (
     InvalidBatchError,
     InvalidPayloadError,
     UnknownHandlerError,
+    UnknownQueueError,
 )
 from app.services.payloads import unstorable
+from app.services.queues import known_queues
 from db.models import Task, TaskStatus
+from publishers import constants
 from publishers.messages import TaskMessage
 from publishers.tasks import publish_task
 
@@ -42,6 +45,9 @@ class Submission:
     payload: dict[str, Any]
     max_attempts: int | None = None
     idempotency_key: str | None = None
+    # None: the handler's queue.
+    queue: str | None = None
+    priority: int = constants.DEFAULT_PRIORITY
     # At most one of these: wait this long, or until then, before the task may start.
     delay_seconds: float | None = None
     run_at: datetime | None = None
@@ -96,7 +102,7 @@ async def submit_batch(
     for index, submission in enumerate(submissions):
         try:
             rows.append(_task_row(submission))
-        except (UnknownHandlerError, InvalidPayloadError) as error:
+        except (UnknownHandlerError, UnknownQueueError, InvalidPayloadError) as error:
             problems.append((index, error))
     if problems:
         raise InvalidBatchError(problems)
@@ -106,9 +112,14 @@ async def submit_batch(
 def _task_row(submission: Submission) -> dict[str, Any]:
     handler, payload = validate_submission(name=submission.name, payload=submission.payload)
     max_attempts = submission.max_attempts or handler.max_attempts
+    queue = submission.queue or handler.queue
+    if queue != handler.queue and queue not in known_queues():
+        raise UnknownQueueError(queue, known_queues())
     request = {
         "name": submission.name,
         "payload": payload,
+        "queue": queue,
+        "priority": submission.priority,
         "max_attempts": max_attempts,
         "delay_seconds": submission.delay_seconds,
         "run_at": submission.run_at.isoformat() if submission.run_at else None,
@@ -121,6 +132,8 @@ def _task_row(submission: Submission) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "name": submission.name,
+        "queue": queue,
+        "priority": submission.priority,
         "status": TaskStatus.SCHEDULED if waits else TaskStatus.QUEUED,
         "run_at": run_at,
         "payload": payload,
@@ -179,7 +192,7 @@ async def _record(*, session: AsyncSession, rows: list[dict[str, Any]]) -> list[
 
 async def _publish(tasks: list[Task], *, session: AsyncSession) -> None:
     outcomes = await asyncio.gather(
-        *(publish_task(TaskMessage(id=t.id, name=t.name, payload=t.payload)) for t in tasks),
+        *(publish_task(TaskMessage.model_validate(task)) for task in tasks),
         return_exceptions=True,
     )
     published = [task.id for task, outcome in zip(tasks, outcomes, strict=True) if outcome is None]

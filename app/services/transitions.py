@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Task, TaskStatus
 
 WAITING = (TaskStatus.QUEUED, TaskStatus.RETRYING)
+# A task in these states is cancelled at once; a running one is asked to stop.
+CANCELLABLE_AT_ONCE = (TaskStatus.SCHEDULED, *WAITING)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Claimed:
     attempt: int
     max_attempts: int
     taken_over: bool
+    # A client asked to cancel the task while it ran (its worker died or handed it back).
+    cancel_requested: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,13 @@ async def claim(*, session: AsyncSession, task_id: uuid.UUID, lease: timedelta) 
                 lease_expires_at=func.now() + lease,
                 due_at=None,
             )
-            .returning(Task.payload, Task.attempts, Task.max_attempts, previous.c.previous)
+            .returning(
+                Task.payload,
+                Task.attempts,
+                Task.max_attempts,
+                Task.cancel_requested_at,
+                previous.c.previous,
+            )
         )
     ).one_or_none()
     if row is not None:
@@ -72,6 +82,7 @@ async def claim(*, session: AsyncSession, task_id: uuid.UUID, lease: timedelta) 
             attempt=row.attempts,
             max_attempts=row.max_attempts,
             taken_over=row.previous == TaskStatus.RUNNING,
+            cancel_requested=row.cancel_requested_at is not None,
         )
     current = (
         await session.execute(
@@ -176,6 +187,50 @@ async def bury(
     return outcome.one_or_none() is not None
 
 
+async def cancel_waiting(*, session: AsyncSession, task_id: uuid.UUID) -> bool:
+    """Cancel a task that is not running: it will never run. False if it is not waiting."""
+    outcome = await session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status.in_(CANCELLABLE_AT_ONCE))
+        .values(
+            status=TaskStatus.CANCELLED,
+            finished_at=func.now(),
+            lease_expires_at=None,
+            due_at=None,
+        )
+        .returning(Task.id)
+    )
+    return outcome.one_or_none() is not None
+
+
+async def request_cancel(*, session: AsyncSession, task_id: uuid.UUID) -> bool:
+    """Ask the worker running the task to stop it. False if the task is not running."""
+    outcome = await session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
+        .values(cancel_requested_at=func.coalesce(Task.cancel_requested_at, func.now()))
+        .returning(Task.id)
+    )
+    return outcome.one_or_none() is not None
+
+
+async def cancel_running(*, session: AsyncSession, task_id: uuid.UUID, attempt: int) -> bool:
+    """End the attempt as cancelled (on request); False if the attempt no longer holds it."""
+    outcome = await session.execute(
+        update(Task)
+        .where(_running(task_id, attempt))
+        .values(
+            status=TaskStatus.CANCELLED,
+            error="cancelled on request while running",
+            finished_at=func.now(),
+            lease_expires_at=None,
+            due_at=None,
+        )
+        .returning(Task.id)
+    )
+    return outcome.one_or_none() is not None
+
+
 async def record_lost_attempt(*, session: AsyncSession, task_id: uuid.UUID, attempt: int) -> None:
     """Note in the history that attempt `attempt - 1` died with its worker."""
     entry = _attempt_entry(attempt - 1, "worker lost: its lease lapsed mid-attempt", None)
@@ -197,14 +252,18 @@ async def release(*, session: AsyncSession, task_id: uuid.UUID, attempt: int) ->
 
 async def renew_leases(
     *, session: AsyncSession, attempts: list[tuple[uuid.UUID, int]], lease: timedelta
-) -> None:
-    """Extend the leases of the attempts this worker is running."""
-    if attempts:
-        await session.execute(
-            update(Task)
-            .where(
-                Task.status == TaskStatus.RUNNING,
-                tuple_(Task.id, Task.attempts).in_(attempts),
-            )
-            .values(lease_expires_at=func.now() + lease)
+) -> list[uuid.UUID]:
+    """Extend the leases of the attempts this worker is running; the ids of those a client
+    asked to cancel."""
+    if not attempts:
+        return []
+    renewed = await session.execute(
+        update(Task)
+        .where(
+            Task.status == TaskStatus.RUNNING,
+            tuple_(Task.id, Task.attempts).in_(attempts),
         )
+        .values(lease_expires_at=func.now() + lease)
+        .returning(Task.id, Task.cancel_requested_at)
+    )
+    return [row.id for row in renewed if row.cancel_requested_at is not None]

@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from app.services.queues import known_queues
 from db.session import SessionFactory
 from tests.support import processes, rabbit
 from tests.support.waiting import wait_for
 
-TERMINAL = ("succeeded", "dead")
+TERMINAL = ("succeeded", "dead", "cancelled")
 
 
 def free_port() -> int:
@@ -38,6 +39,11 @@ class Stack:
     @property
     def queue(self) -> str:
         return f"{self.prefix}.tasks"
+
+    @property
+    def work_queue(self) -> str:
+        """The default queue's normal band, which every worker consumes."""
+        return rabbit.band_queue("default", base=self.queue)
 
     def process_env(self) -> dict[str, str]:
         return {
@@ -66,7 +72,7 @@ class Stack:
 
         async def consuming() -> bool:
             assert worker.alive(), worker.log()[-3000:]
-            return await rabbit.consumer_count(self.queue) >= expected
+            return await rabbit.consumer_count(self.work_queue) >= expected
 
         await wait_for(consuming, timeout=30, what="a new worker to consume")
         return worker
@@ -91,7 +97,9 @@ class Stack:
 
     async def delete_queues(self) -> None:
         await rabbit.delete_queues(
-            *rabbit.topology_queues(self.queue, f"{self.prefix}.dead-letter")
+            *rabbit.topology_queues(
+                known_queues(), base=self.queue, dead_letter=f"{self.prefix}.dead-letter"
+            )
         )
 
     def logs(self) -> str:

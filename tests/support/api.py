@@ -12,7 +12,7 @@ from tests.support.waiting import wait_for
 SUBMIT = "/api/v1/queue/"
 RESULTS = "/api/v1/result/"
 DEAD_LETTERS = "/api/v1/dead-letter/"
-TERMINAL = frozenset({"succeeded", "dead"})
+TERMINAL = frozenset({"succeeded", "dead", "cancelled"})
 
 # How long one task may take from submit to a terminal state on a healthy local stack.
 TASK_TIMEOUT = 20.0

@@ -5,7 +5,7 @@ from aio_pika.exceptions import ChannelClosed
 
 from app.settings import get_settings
 from publishers import constants
-from publishers.topology import delay_routing_key
+from publishers.topology import Band, delay_routing_key, work_queue_name
 
 
 async def _connect() -> aio_pika.abc.AbstractConnection:
@@ -25,13 +25,34 @@ async def consumer_count(queue: str) -> int:
         return int(count or 0)
 
 
-def topology_queues(work_queue: str, dead_letter_queue: str) -> list[str]:
-    """Every queue a Taskgate with these queue names declares."""
+def band_queue(queue: str, band: Band = Band.NORMAL, *, base: str | None = None) -> str:
+    """The RabbitMQ queue of one band of a named queue (of this process's settings, or of
+    a Taskgate whose RMQ_QUEUE_NAME is `base`)."""
+    return work_queue_name(base or get_settings().rmq_queue_name, queue, band)
+
+
+def topology_queues(
+    queues: list[str], *, base: str | None = None, dead_letter: str | None = None
+) -> list[str]:
+    """Every durable queue a Taskgate with these named queues declares."""
+    settings = get_settings()
+    base = base or settings.rmq_queue_name
     delays = [
-        f"{work_queue}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
+        f"{base}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
         for level in range(constants.MAX_DELAY_LEVEL + 1)
     ]
-    return [work_queue, dead_letter_queue, *delays]
+    bands = [band_queue(queue, band, base=base) for queue in queues for band in Band]
+    return [*bands, dead_letter or settings.rmq_queue_dead_letter_name, *delays]
+
+
+async def purge_queues(*names: str) -> None:
+    """Drop every message waiting in these queues."""
+    connection = await _connect()
+    async with connection:
+        channel = await connection.channel()
+        for name in names:
+            queue = await channel.declare_queue(name, passive=True)
+            await queue.purge()
 
 
 async def delete_queues(*names: str) -> None:

@@ -2,20 +2,26 @@
 
 import enum
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Response, status
 
 from app.api.deps import CursorDep, LimitDep, SessionDep
 from app.schemas import (
+    BandOut,
     BatchOut,
     BatchSubmit,
     IdempotencyKey,
     PageOut,
+    QueuesOut,
+    QueueStatsOut,
     TaskOut,
     TaskSubmit,
     page_out,
 )
+from app.services.cancellation import cancel_task
 from app.services.errors import ConflictingKeysError
+from app.services.queue_stats import queue_stats
 from app.services.submission import Submission, submit_batch, submit_task
 from app.services.tasks import QUEUE_STATUSES, QueueName, list_tasks
 
@@ -42,6 +48,8 @@ def _submission(body: TaskSubmit, key: str | None = None) -> Submission:
         name=body.name,
         payload=body.payload,
         max_attempts=body.max_attempts,
+        queue=body.queue,
+        priority=body.priority,
         idempotency_key=key or body.idempotency_key,
         delay_seconds=body.delay_seconds,
         run_at=body.run_at,
@@ -80,6 +88,48 @@ async def create_tasks(body: BatchSubmit, session: SessionDep) -> BatchOut:
         session=session, submissions=[_submission(item) for item in body.tasks]
     )
     return BatchOut(items=[TaskOut.model_validate(item.task) for item in accepted])
+
+
+@router.get("/", response_model=QueuesOut)
+async def list_queues(session: SessionDep) -> QueuesOut:
+    """Every named queue: messages ready and consumers per priority band (asked of
+    RabbitMQ now), and its tasks by status."""
+    stats = await queue_stats(session=session)
+    return QueuesOut(
+        queues=[
+            QueueStatsOut(
+                name=queue.name,
+                ready=sum(band.ready for band in queue.bands or ()),
+                consumers=sum(band.consumers for band in queue.bands or ()),
+                bands=None
+                if queue.bands is None
+                else [
+                    BandOut(band=band.band, ready=band.ready, consumers=band.consumers)
+                    for band in queue.bands
+                ],
+                tasks=queue.tasks,
+            )
+            for queue in stats
+        ]
+    )
+
+
+@router.post(
+    "/{task_id}/cancel",
+    response_model=TaskOut,
+    responses={
+        202: {"model": TaskOut, "description": "Running: its worker was asked to stop it."},
+        404: {"description": "No such task."},
+        409: {"description": "The task has finished already."},
+    },
+)
+async def cancel(task_id: UUID, session: SessionDep, response: Response) -> TaskOut:
+    """Cancel a task. One not yet running is cancelled at once (200) and never runs; a
+    running one is stopped by its worker (202: poll it, it ends `cancelled`)."""
+    cancellation = await cancel_task(session=session, task_id=task_id)
+    if not cancellation.done:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return TaskOut.model_validate(cancellation.task)
 
 
 @router.get("/{number_queues}", response_model=PageOut[TaskOut])
