@@ -18,7 +18,7 @@ os.environ.setdefault("TASKGATE_WORKER_QUEUES", "default")
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import AsyncIterator, Iterator  # noqa: E402
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator  # noqa: E402
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
@@ -99,6 +99,33 @@ async def worker(client: httpx.AsyncClient) -> AsyncIterator[processes.Process]:
         yield process
     finally:
         process.stop()
+
+
+QueueWorkerFactory = Callable[..., Awaitable[processes.Process]]
+
+
+@pytest.fixture
+async def start_queue_worker(client: httpx.AsyncClient) -> AsyncIterator[QueueWorkerFactory]:
+    """Start real worker processes for chosen named queues; stopped after the test."""
+    started: list[processes.Process] = []
+
+    async def start(queues: str, **env: str) -> processes.Process:
+        process = processes.worker(env={"TASKGATE_WORKER_QUEUES": queues, **env}).start()
+        started.append(process)
+        first = rabbit.band_queue(queues.split(",")[0])
+
+        async def consuming() -> bool:
+            assert process.alive(), process.log()[-3000:]
+            return await rabbit.consumer_count(first) > 0
+
+        await wait_for(consuming, timeout=30, what=f"a worker to consume {queues}")
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
 
 
 @pytest.fixture

@@ -59,12 +59,12 @@ async def test_body_that_is_not_an_object_is_rejected(client):
 async def test_unknown_field_is_rejected_naming_it(client):
     # Given a submission with a field the contract does not have
     # When it is submitted
-    response = await client.post(SUBMIT, json={"name": "echo", "priority": "high"})
+    response = await client.post(SUBMIT, json={"name": "echo", "urgency": "high"})
 
     # Then the API answers 422 naming the extra field
     assert response.status_code == 422
     (error,) = response.json()["detail"]
-    assert error["loc"] == ["body", "priority"]
+    assert error["loc"] == ["body", "urgency"]
     assert error["type"] == "extra_forbidden"
 
 

@@ -73,3 +73,33 @@ async def hang(payload: HangPayload) -> None:
 def hang_sync(payload: HangPayload) -> None:
     """A sync handler sleeping past its timeout (it cannot be interrupted)."""
     time.sleep(payload.seconds)
+
+
+class NapPayload(BaseModel):
+    seconds: float = Field(default=0.0, ge=0, le=60)
+
+
+@task_handler("report", queue="reports", max_attempts=1)
+async def report(payload: NapPayload) -> dict[str, int]:
+    """A task of the `reports` queue; says which process ran it."""
+    await asyncio.sleep(payload.seconds)
+    return {"pid": os.getpid()}
+
+
+@task_handler("ordered", queue="ordering", max_attempts=1)
+async def ordered(payload: NapPayload) -> None:
+    """A task of the `ordering` queue, for the priority tests."""
+    await asyncio.sleep(payload.seconds)
+
+
+@task_handler("nap", max_attempts=1, timeout_seconds=120)
+async def nap(payload: NapPayload) -> dict[str, int]:
+    """Sleep (cancellable at any await); says which process ran it."""
+    await asyncio.sleep(payload.seconds)
+    return {"pid": os.getpid()}
+
+
+@task_handler("nap_sync", max_attempts=1, timeout_seconds=120)
+def nap_sync(payload: NapPayload) -> None:
+    """Sleep in a thread: a sync handler cannot be interrupted."""
+    time.sleep(payload.seconds)
