@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api.errors import install_error_handlers
+from app.api.openapi import install_openapi
 from app.api.routes import api_router, root_routers
 from app.handlers.loader import load_handlers
 from app.services.broker_connection import BrokerConnector, connect_and_declare
@@ -50,6 +51,7 @@ def create_app() -> FastAPI:
     for router in root_routers:
         app.include_router(router)
     install_error_handlers(app)
+    install_openapi(app)
     return app
 
 

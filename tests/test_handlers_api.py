@@ -35,3 +35,19 @@ async def test_handler_running_past_its_timeout_fails_with_a_timeout_error(clien
     assert task["status"] == "dead"
     assert "TaskTimeoutError" in task["error"]
     assert "0.5 s timeout" in task["error"]
+
+
+async def test_openapi_carries_each_handlers_payload_model(client):
+    # Given the OpenAPI document
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+
+    # When the submit's payload is read
+    payload = schemas["TaskSubmit"]["properties"]["payload"]
+
+    # Then it points at one payload model per handler, with the handler's fields
+    handlers = (await client.get("/api/v1/handlers")).json()
+    refs = {ref["$ref"].rsplit("/", 1)[1] for ref in payload["anyOf"]}
+    assert refs == {f"{handler['name']}.payload" for handler in handlers}
+    assert schemas["sleep.payload"]["properties"]["seconds"]["maximum"] == 60
+    assert schemas["nap.payload"]["properties"]["seconds"]["type"] == "number"
