@@ -88,10 +88,6 @@ async def execute_task(
             # the message must come back, not be dropped.
             return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
         return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
-    if claim.taken_over:
-        await transitions.record_lost_attempt(
-            session=session, task_id=task_id, attempt=claim.attempt
-        )
     await session.commit()
 
     attempt = Attempt(task_id=task_id, handler=handler, claim=claim)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import bindparam, case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,6 @@ class Claimed:
     payload: dict[str, Any]
     attempt: int
     max_attempts: int
-    taken_over: bool
     # A client asked to cancel the task while it ran (its worker died or handed it back).
     cancel_requested: bool = False
 
@@ -51,28 +50,30 @@ ClaimResult = Claimed | HeldElsewhere | NotRunnable
 
 
 async def claim(*, session: AsyncSession, task_id: uuid.UUID, lease: timedelta) -> ClaimResult:
-    """Take the task to run: waiting, or running under a lease that lapsed (its worker died)."""
-    previous = (
-        select(Task.id, Task.status.label("previous")).where(Task.id == task_id).with_for_update()
-    ).cte("previous")
+    """Take the task to run: waiting, or running under a lease that lapsed (its worker died;
+    the lost attempt goes into the history, in the same UPDATE)."""
     lapsed = (Task.status == TaskStatus.RUNNING) & (Task.lease_expires_at < func.now())
     row = (
         await session.execute(
             update(Task)
-            .where(Task.id == previous.c.id, Task.status.in_(WAITING) | lapsed)
+            .where(Task.id == task_id, Task.status.in_(WAITING) | lapsed)
             .values(
                 status=TaskStatus.RUNNING,
                 attempts=Task.attempts + 1,
                 started_at=func.now(),
                 lease_expires_at=func.now() + lease,
                 due_at=None,
+                # SET sees the row as it was: a running one lost its attempt `attempts`.
+                errors=case(
+                    (Task.status == TaskStatus.RUNNING, _lost_attempt_entry()),
+                    else_=Task.errors,
+                ),
             )
             .returning(
                 Task.payload,
                 Task.attempts,
                 Task.max_attempts,
                 Task.cancel_requested_at,
-                previous.c.previous,
             )
         )
     ).one_or_none()
@@ -81,7 +82,6 @@ async def claim(*, session: AsyncSession, task_id: uuid.UUID, lease: timedelta) 
             payload=row.payload,
             attempt=row.attempts,
             max_attempts=row.max_attempts,
-            taken_over=row.previous == TaskStatus.RUNNING,
             cancel_requested=row.cancel_requested_at is not None,
         )
     current = (
@@ -95,6 +95,25 @@ async def claim(*, session: AsyncSession, task_id: uuid.UUID, lease: timedelta) 
     if current is not None and current.status == TaskStatus.RUNNING:
         return HeldElsewhere(lease_left_seconds=max(float(current.left or 0), 0.0))
     return NotRunnable(status=None if current is None else current.status)
+
+
+LOST_ATTEMPT_ERROR = "worker lost: its lease lapsed mid-attempt"
+
+
+def _lost_attempt_entry() -> Any:
+    entry = func.jsonb_build_object(
+        "attempt",
+        Task.attempts,
+        "started_at",
+        Task.started_at,
+        "failed_at",
+        func.now(),
+        "error",
+        LOST_ATTEMPT_ERROR,
+        "retry_in",
+        None,
+    )
+    return Task.errors.op("||")(func.jsonb_build_array(entry))
 
 
 def _attempt_entry(attempt: int, error: str, retry_in: float | None) -> Any:
@@ -229,12 +248,6 @@ async def cancel_running(*, session: AsyncSession, task_id: uuid.UUID, attempt: 
         .returning(Task.id)
     )
     return outcome.one_or_none() is not None
-
-
-async def record_lost_attempt(*, session: AsyncSession, task_id: uuid.UUID, attempt: int) -> None:
-    """Note in the history that attempt `attempt - 1` died with its worker."""
-    entry = _attempt_entry(attempt - 1, "worker lost: its lease lapsed mid-attempt", None)
-    await session.execute(update(Task).where(_running(task_id, attempt)).values(errors=entry))
 
 
 async def release(*, session: AsyncSession, task_id: uuid.UUID, attempt: int) -> None:
