@@ -12,12 +12,11 @@ from faststream.rabbit import RabbitRouter
 from app.handlers.loader import load_handlers
 from app.services.admission import AdmissionGate
 from app.services.cancel_requests import CancelRequests
-from app.services.execution import Outcome, Verdict, execute_task
+from app.services.execution import Executor, Outcome, Verdict
 from app.services.leases import LeaseKeeper
 from app.services.queues import consumed_queues
 from app.settings import get_settings
 from db.errors import database_unavailable
-from db.session import SessionFactory
 from publishers.messages import TaskMessage
 from publishers.tasks import publish_dead_letter, publish_task_later
 from publishers.topology import Band, band_of, work_exchange, work_queue
@@ -30,6 +29,7 @@ router = RabbitRouter(middlewares=(PoisonMessageMiddleware,))
 cancel_requests = CancelRequests()
 leases = LeaseKeeper(get_settings().task_lease_seconds, cancel_requests)
 gate = AdmissionGate(slots=get_settings().worker_prefetch)
+executor = Executor(leases=leases, cancel_requests=cancel_requests)
 
 
 async def run_task(task: TaskMessage) -> None:
@@ -37,14 +37,7 @@ async def run_task(task: TaskMessage) -> None:
     comes back after its backoff, a task out of attempts goes to the dead-letter queue."""
     async with gate.slot(band_of(task.priority)):
         try:
-            async with SessionFactory() as session:
-                outcome = await execute_task(
-                    session=session,
-                    task_id=task.id,
-                    name=task.name,
-                    leases=leases,
-                    cancel_requests=cancel_requests,
-                )
+            outcome = await executor.execute(task_id=task.id, name=task.name)
         except Exception as error:
             if not database_unavailable(error):
                 raise

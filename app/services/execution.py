@@ -18,9 +18,11 @@ from app.handlers.context import TaskContext
 from app.handlers.registry import TaskHandler, registry
 from app.services import transitions
 from app.services.cancel_requests import CancelRequests
+from app.services.coalescing import Coalescer
 from app.services.leases import LeaseKeeper
 from app.services.payloads import unstorable
 from db.errors import database_unavailable
+from db.session import SessionFactory
 
 logger = logging.getLogger(__name__)
 
@@ -58,76 +60,106 @@ class Attempt:
         return self.claim.attempt
 
 
-async def execute_task(
-    *,
-    session: AsyncSession,
-    task_id: uuid.UUID,
-    name: str,
-    leases: LeaseKeeper,
-    cancel_requests: CancelRequests,
-) -> Outcome:
-    """Run the task if it is waiting (or its worker died), and commit what happened."""
-    handler = registry.get(name)
-    if handler is None:
-        reason = f"unknown handler {name!r}; this worker knows: {', '.join(registry.names())}"
-        await transitions.bury(
-            session=session, task_id=task_id, attempt=None, error=reason, trace=None
-        )
-        await session.commit()
-        return Outcome(Verdict.DEAD, reason)
+class Executor:
+    """Runs deliveries of tasks in this worker process. Claims, and the successes of
+    handlers that take no TaskContext, are group-committed across concurrent deliveries."""
 
-    claim = await transitions.claim(session=session, task_id=task_id, lease=leases.lease)
-    if isinstance(claim, transitions.HeldElsewhere):
-        await session.commit()
-        delay = claim.lease_left_seconds + HELD_RECHECK_MARGIN_SECONDS
-        return Outcome(Verdict.RETRY_LATER, "another worker holds the task", delay)
-    if isinstance(claim, transitions.NotRunnable):
-        await session.commit()
-        if claim.status in transitions.WAITING:
-            # Changed under the claim (it became claimable after this statement began):
-            # the message must come back, not be dropped.
-            return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
-        return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
-    await session.commit()
+    def __init__(self, *, leases: LeaseKeeper, cancel_requests: CancelRequests) -> None:
+        self.leases = leases
+        self.cancel_requests = cancel_requests
+        self._claims = Coalescer(self._claim_batch)
+        self._successes = Coalescer(self._succeed_batch)
 
-    attempt = Attempt(task_id=task_id, handler=handler, claim=claim)
-    if claim.cancel_requested:
-        return await _record_cancelled(session=session, attempt=attempt)
-    if claim.attempt > claim.max_attempts:
-        reason = f"worker lost during attempt {claim.attempt - 1} of {claim.max_attempts}"
-        return await _record_failure(session=session, attempt=attempt, error=reason, trace=None)
-    async with leases.holding(task_id, claim.attempt):
-        return await _run_attempt(session=session, attempt=attempt, cancel_requests=cancel_requests)
+    async def execute(self, *, task_id: uuid.UUID, name: str) -> Outcome:
+        """Run the task if it is waiting (or its worker died), and commit what happened."""
+        # A session checks a connection out only when first used: the common path does
+        # all of its work through the group commits.
+        async with SessionFactory() as session:
+            handler = registry.get(name)
+            if handler is None:
+                known = ", ".join(registry.names())
+                reason = f"unknown handler {name!r}; this worker knows: {known}"
+                await transitions.bury(
+                    session=session, task_id=task_id, attempt=None, error=reason, trace=None
+                )
+                await session.commit()
+                return Outcome(Verdict.DEAD, reason)
 
+            claim = await self._claims.submit(task_id)
+            if isinstance(claim, transitions.HeldElsewhere):
+                delay = claim.lease_left_seconds + HELD_RECHECK_MARGIN_SECONDS
+                return Outcome(Verdict.RETRY_LATER, "another worker holds the task", delay)
+            if isinstance(claim, transitions.NotRunnable):
+                if claim.status in transitions.WAITING:
+                    # Changed under the claim (it became claimable after the statement
+                    # began): the message must come back, not be dropped.
+                    return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
+                return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
 
-async def _run_attempt(
-    *, session: AsyncSession, attempt: Attempt, cancel_requests: CancelRequests
-) -> Outcome:
-    try:
-        result = await _call_handler(
-            session=session, attempt=attempt, cancel_requests=cancel_requests
-        )
-        problem = unstorable(result)
-        if problem is not None:
-            location, message = problem
-            raise UnstorableResultError(f"result{list(location)}: {message}")
-    except asyncio.CancelledError:
-        await _release(session=session, attempt=attempt)
-        raise
-    except TaskCancelledError:
-        await session.rollback()
-        return await _record_cancelled(session=session, attempt=attempt)
-    except Exception as error:
-        await session.rollback()
-        # The handler's own writes (TaskContext.session) may meet a database outage too.
-        if isinstance(error, DBAPIError) and database_unavailable(error):
+            attempt = Attempt(task_id=task_id, handler=handler, claim=claim)
+            if claim.cancel_requested:
+                return await _record_cancelled(session=session, attempt=attempt)
+            if claim.attempt > claim.max_attempts:
+                reason = f"worker lost during attempt {claim.attempt - 1} of {claim.max_attempts}"
+                return await _record_failure(
+                    session=session, attempt=attempt, error=reason, trace=None
+                )
+            async with self.leases.holding(task_id, claim.attempt):
+                return await self._run_attempt(session=session, attempt=attempt)
+
+    async def _run_attempt(self, *, session: AsyncSession, attempt: Attempt) -> Outcome:
+        try:
+            result = await _call_handler(
+                session=session, attempt=attempt, cancel_requests=self.cancel_requests
+            )
+            problem = unstorable(result)
+            if problem is not None:
+                location, message = problem
+                raise UnstorableResultError(f"result{list(location)}: {message}")
+        except asyncio.CancelledError:
+            await _release(session=session, attempt=attempt)
             raise
-        return await _record_failure(
-            session=session,
-            attempt=attempt,
-            error=f"{type(error).__name__}: {error}",
-            trace=traceback.format_exc(),
-        )
+        except TaskCancelledError:
+            await session.rollback()
+            return await _record_cancelled(session=session, attempt=attempt)
+        except Exception as error:
+            await session.rollback()
+            # The handler's own writes (TaskContext.session) may meet a database outage.
+            if isinstance(error, DBAPIError) and database_unavailable(error):
+                raise
+            return await _record_failure(
+                session=session,
+                attempt=attempt,
+                error=f"{type(error).__name__}: {error}",
+                trace=traceback.format_exc(),
+            )
+        if attempt.handler.wants_context:
+            won = await _succeed_with_context(session=session, attempt=attempt, result=result)
+        else:
+            success = transitions.Success(attempt.task_id, attempt.number, result)
+            won = await self._successes.submit(success)
+        if not won:
+            # Another worker took the task over: this attempt's outcome must not land.
+            return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
+        return Outcome(Verdict.SUCCEEDED)
+
+    async def _claim_batch(self, task_ids: list[uuid.UUID]) -> list[transitions.ClaimResult]:
+        async with SessionFactory() as session:
+            claims = await transitions.claim_many(
+                session=session, task_ids=task_ids, lease=self.leases.lease
+            )
+            await session.commit()
+        return claims
+
+    async def _succeed_batch(self, successes: list[transitions.Success]) -> list[bool]:
+        async with SessionFactory() as session:
+            recorded = await transitions.succeed_many(session=session, successes=successes)
+            await session.commit()
+        return [success.task_id in recorded for success in successes]
+
+
+async def _succeed_with_context(*, session: AsyncSession, attempt: Attempt, result: Any) -> bool:
+    """Record the success in the transaction that holds the handler's own writes."""
     try:
         won = await transitions.succeed(
             session=session, task_id=attempt.task_id, attempt=attempt.number, result=result
@@ -136,11 +168,10 @@ async def _run_attempt(
         await session.rollback()
         raise
     if not won:
-        # Another worker took the task over: this attempt's writes must not land.
         await session.rollback()
-        return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
+        return False
     await session.commit()
-    return Outcome(Verdict.SUCCEEDED)
+    return True
 
 
 async def _call_handler(

@@ -1,0 +1,85 @@
+"""Group commit: many concurrent requests served by one database round trip.
+
+The first request starts a flush at once; requests that arrive while it runs wait for the
+next one, which takes all of them. Under light load a request costs what it did alone;
+under heavy load each flush carries up to `max_batch` of them, so the per-request cost of
+statements, transactions and commits falls with the load.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from asyncpg.exceptions import DeadlockDetectedError
+
+logger = logging.getLogger(__name__)
+
+Request = TypeVar("Request")
+Result = TypeVar("Result")
+
+# Batches lock their rows in id order, but a statement of another kind may not: a
+# deadlock aborts one side, which then simply runs again.
+DEADLOCK_RETRIES = 3
+
+
+class Coalescer(Generic[Request, Result]):
+    """Calls `flush(requests)` (one result per request, in order) for whatever requests
+    are waiting, one flush at a time."""
+
+    def __init__(
+        self,
+        flush: Callable[[list[Request]], Awaitable[Sequence[Result]]],
+        *,
+        max_batch: int = 500,
+    ) -> None:
+        self._flush = flush
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Request, asyncio.Future[Result]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def submit(self, request: Request) -> Result:
+        """The result of `request`, from the next flush; a flush's error is raised here."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        # Shielded: once taken into a flush, a request is carried out even if its caller
+        # is cancelled (a worker shutting down), like a statement already sent.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            try:
+                results = await self._flush_retrying([request for request, _ in batch])
+            except BaseException as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _flush_retrying(self, requests: list[Request]) -> Sequence[Result]:
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                return await self._flush(requests)
+            except Exception as error:
+                if not _deadlock(error) or attempt == DEADLOCK_RETRIES:
+                    raise
+                logger.info("group commit hit a deadlock; running it again")
+        raise AssertionError("unreachable")
+
+
+def _deadlock(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, DeadlockDetectedError):
+            return True
+        seen = seen.__cause__
+    return False
