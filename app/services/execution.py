@@ -21,6 +21,7 @@ from app.services.cancel_requests import CancelRequests
 from app.services.coalescing import Coalescer
 from app.services.leases import LeaseKeeper
 from app.services.payloads import unstorable
+from db import raw
 from db.errors import database_unavailable
 from db.session import SessionFactory
 
@@ -144,17 +145,14 @@ class Executor:
         return Outcome(Verdict.SUCCEEDED)
 
     async def _claim_batch(self, task_ids: list[uuid.UUID]) -> list[transitions.ClaimResult]:
-        async with SessionFactory() as session:
-            claims = await transitions.claim_many(
-                session=session, task_ids=task_ids, lease=self.leases.lease
+        async with raw.transaction() as connection:
+            return await transitions.claim_many(
+                connection=connection, task_ids=task_ids, lease=self.leases.lease
             )
-            await session.commit()
-        return claims
 
     async def _succeed_batch(self, successes: list[transitions.Success]) -> list[bool]:
-        async with SessionFactory() as session:
-            recorded = await transitions.succeed_many(session=session, successes=successes)
-            await session.commit()
+        async with raw.transaction() as connection:
+            recorded = await transitions.succeed_many(connection=connection, successes=successes)
         return [success.task_id in recorded for success in successes]
 
 

@@ -11,11 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.handlers.registry import TaskHandler, registry
+from app.services.coalescing import Coalescer
 from app.services.errors import (
     IdempotencyConflictError,
     InvalidBatchError,
@@ -25,7 +23,8 @@ from app.services.errors import (
 )
 from app.services.payloads import unstorable
 from app.services.queues import known_queues
-from db.models import Task, TaskStatus
+from db import raw
+from db.models import TaskStatus
 from publishers import constants
 from publishers.messages import TaskMessage
 from publishers.tasks import publish_task
@@ -35,6 +34,35 @@ logger = logging.getLogger(__name__)
 # Until there is authentication every task belongs to this tenant; idempotency keys are
 # unique per tenant.
 DEFAULT_TENANT = ""
+
+# A task row as the database returned it (column name -> value).
+TaskRow = dict[str, Any]
+
+# One array per column: any number of rows in one prepared statement.
+INSERT_TASKS = """
+INSERT INTO tasks (id, name, queue, priority, status, run_at, payload, max_attempts, tenant,
+                   idempotency_key, request_hash)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[],
+                     $6::timestamptz[], $7::jsonb[], $8::int[], $9::text[], $10::text[],
+                     $11::text[])
+ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *
+"""
+INSERTED_COLUMNS = (
+    "id",
+    "name",
+    "queue",
+    "priority",
+    "status",
+    "run_at",
+    "payload",
+    "max_attempts",
+    "tenant",
+    "idempotency_key",
+    "request_hash",
+)
+KEY_HOLDERS = "SELECT * FROM tasks WHERE tenant = $1 AND idempotency_key = ANY($2::text[])"
+MARK_PUBLISHED = "UPDATE tasks SET published_at = now() WHERE id = ANY($1::uuid[])"
 
 
 @dataclass(frozen=True)
@@ -63,7 +91,7 @@ class Submission:
 class Accepted:
     """A recorded task, and whether this request created it (else: an idempotent repeat)."""
 
-    task: Task
+    task: TaskRow
     created: bool
 
 
@@ -88,15 +116,18 @@ def validate_submission(
     return handler, normalized
 
 
-async def submit_task(*, session: AsyncSession, submission: Submission) -> Accepted:
-    """Record a task, commit, then publish it; the commit is what makes it accepted."""
-    (accepted,) = await _record_and_publish(session=session, rows=[_task_row(submission)])
-    return accepted
+async def submit_task(*, submission: Submission) -> Accepted:
+    """Record a task, commit, then publish it; the commit is what makes it accepted.
+    Concurrent submits share one INSERT and one commit (group commit)."""
+    outcome = await _single_submits.submit(_task_row(submission))
+    if isinstance(outcome, IdempotencyConflictError):
+        raise outcome
+    if outcome.created and outcome.task["status"] == TaskStatus.QUEUED:
+        await _publish([outcome.task])
+    return outcome
 
 
-async def submit_batch(
-    *, session: AsyncSession, submissions: Sequence[Submission]
-) -> list[Accepted]:
+async def submit_batch(*, submissions: Sequence[Submission]) -> list[Accepted]:
     """Record every task in one transaction, or none: an invalid one fails the batch."""
     rows, problems = [], []
     for index, submission in enumerate(submissions):
@@ -106,7 +137,25 @@ async def submit_batch(
             problems.append((index, error))
     if problems:
         raise InvalidBatchError(problems)
-    return await _record_and_publish(session=session, rows=rows)
+    async with raw.transaction() as connection:
+        recorded = await _record(connection, rows)
+        conflicts = [
+            (index, conflict.key, conflict.task_id)
+            for index, conflict in enumerate(recorded)
+            if isinstance(conflict, _Conflict)
+        ]
+        if conflicts:
+            # Leaving the block by an error rolls the whole batch back.
+            raise IdempotencyConflictError(conflicts)
+    accepted = [item for item in recorded if isinstance(item, Accepted)]
+    await _publish(
+        [
+            item.task
+            for item in accepted
+            if item.created and item.task["status"] == TaskStatus.QUEUED
+        ]
+    )
+    return accepted
 
 
 def _task_row(submission: Submission) -> dict[str, Any]:
@@ -136,7 +185,7 @@ def _task_row(submission: Submission) -> dict[str, Any]:
         "priority": submission.priority,
         "status": TaskStatus.SCHEDULED if waits else TaskStatus.QUEUED,
         "run_at": run_at,
-        "payload": payload,
+        "payload": json.dumps(payload, separators=(",", ":")),
         "max_attempts": max_attempts,
         "tenant": DEFAULT_TENANT,
         "idempotency_key": submission.idempotency_key,
@@ -144,63 +193,87 @@ def _task_row(submission: Submission) -> dict[str, Any]:
     }
 
 
-async def _record_and_publish(
-    *, session: AsyncSession, rows: list[dict[str, Any]]
-) -> list[Accepted]:
-    accepted = await _record(session=session, rows=rows)
-    await session.commit()
-    due_now = [
-        item.task for item in accepted if item.created and item.task.status == TaskStatus.QUEUED
+@dataclass(frozen=True)
+class _Conflict:
+    """The row's idempotency key belongs to a task made by a different request."""
+
+    key: str
+    task_id: uuid.UUID
+
+
+async def _record_single_submits(
+    rows: list[dict[str, Any]],
+) -> list[Accepted | IdempotencyConflictError]:
+    """One transaction for the rows of concurrent single submits: each stands alone, so a
+    conflict answers its own request and the others are committed."""
+    async with raw.transaction() as connection:
+        recorded = await _record(connection, rows)
+    return [
+        IdempotencyConflictError([(0, item.key, item.task_id)])
+        if isinstance(item, _Conflict)
+        else item
+        for item in recorded
     ]
-    await _publish(due_now, session=session)
-    return accepted
 
 
-async def _record(*, session: AsyncSession, rows: list[dict[str, Any]]) -> list[Accepted]:
-    """Insert the rows; a row whose key is taken stands for the task that holds it."""
-    created = await session.scalars(
-        insert(Task)
-        .on_conflict_do_nothing(
-            index_elements=[Task.tenant, Task.idempotency_key],
-            index_where=Task.idempotency_key.is_not(None),
-        )
-        .returning(Task),
-        rows,
-    )
-    by_id = {task.id: task for task in created}
+_single_submits = Coalescer(_record_single_submits)
+
+
+async def _record(connection: Any, rows: list[dict[str, Any]]) -> list[Accepted | _Conflict]:
+    """Insert the rows; a row whose key is taken stands for the task that holds it, or is a
+    conflict if that task was made by a different request."""
+    columns = [[row[column] for row in rows] for column in INSERTED_COLUMNS]
+    created = await connection.fetch(INSERT_TASKS, *columns)
+    by_id = {record["id"]: dict(record) for record in created}
     keys = [row["idempotency_key"] for row in rows if row["id"] not in by_id]
-    by_key: dict[str | None, Task] = {}
+    by_key: dict[str, TaskRow] = {}
     if keys:
-        holders = await session.scalars(
-            select(Task).where(Task.tenant == DEFAULT_TENANT, Task.idempotency_key.in_(keys))
-        )
-        by_key = {task.idempotency_key: task for task in holders}
-    accepted, conflicts = [], []
-    for index, row in enumerate(rows):
+        holders = await connection.fetch(KEY_HOLDERS, DEFAULT_TENANT, keys)
+        by_key = {record["idempotency_key"]: dict(record) for record in holders}
+    recorded: list[Accepted | _Conflict] = []
+    for row in rows:
         if row["id"] in by_id:
-            accepted.append(Accepted(task=by_id[row["id"]], created=True))
+            recorded.append(Accepted(task=by_id[row["id"]], created=True))
             continue
         existing = by_key[row["idempotency_key"]]
-        if existing.request_hash != row["request_hash"]:
-            conflicts.append((index, row["idempotency_key"], existing.id))
-        accepted.append(Accepted(task=existing, created=False))
-    if conflicts:
-        await session.rollback()
-        raise IdempotencyConflictError(conflicts)
-    return accepted
+        if existing["request_hash"] != row["request_hash"]:
+            recorded.append(_Conflict(key=row["idempotency_key"], task_id=existing["id"]))
+        else:
+            recorded.append(Accepted(task=existing, created=False))
+    return recorded
 
 
-async def _publish(tasks: list[Task], *, session: AsyncSession) -> None:
+async def _publish(tasks: list[TaskRow]) -> None:
+    """Publish the tasks' messages; the confirmed ones are marked published in the
+    background (a mark that never lands only makes the relay send a harmless duplicate)."""
     outcomes = await asyncio.gather(
         *(publish_task(TaskMessage.model_validate(task)) for task in tasks),
         return_exceptions=True,
     )
-    published = [task.id for task, outcome in zip(tasks, outcomes, strict=True) if outcome is None]
+    published = [
+        task["id"] for task, outcome in zip(tasks, outcomes, strict=True) if outcome is None
+    ]
     if len(published) < len(tasks):
         # Those rows are committed and stay unpublished (published_at IS NULL) for the relay.
         logger.warning("%d task(s) recorded but not published yet", len(tasks) - len(published))
     if published:
-        await session.execute(
-            update(Task).where(Task.id.in_(published)).values(published_at=func.now())
-        )
-        await session.commit()
+        marking = asyncio.create_task(_mark_published(published))
+        _marking.add(marking)
+        marking.add_done_callback(_marking.discard)
+
+
+async def _mark_published(task_ids: list[uuid.UUID]) -> None:
+    try:
+        await asyncio.gather(*(_published_marks.submit(task_id) for task_id in task_ids))
+    except Exception as error:
+        logger.warning("could not mark %d task(s) published: %s", len(task_ids), error)
+
+
+async def _record_published(task_ids: list[uuid.UUID]) -> list[None]:
+    async with raw.transaction() as connection:
+        await connection.execute(MARK_PUBLISHED, task_ids)
+    return [None] * len(task_ids)
+
+
+_published_marks = Coalescer(_record_published)
+_marking: set[asyncio.Task[None]] = set()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, text, tuple_, update
+from sqlalchemy import bindparam, case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,21 +100,20 @@ async def claim(*, session: AsyncSession, task_id: uuid.UUID, lease: timedelta) 
 
 
 # The batched forms lock their rows in id order, so two batches never deadlock each other.
-CLAIM_MANY = text(
-    """
+CLAIM_MANY = """
     WITH locked AS (
-        SELECT id FROM tasks WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE
+        SELECT id FROM tasks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
     )
     UPDATE tasks SET
         status = 'running',
         attempts = tasks.attempts + 1,
         started_at = now(),
-        lease_expires_at = now() + CAST(:lease AS interval),
+        lease_expires_at = now() + $2::interval,
         due_at = NULL,
         errors = CASE WHEN tasks.status = 'running' THEN tasks.errors || jsonb_build_array(
             jsonb_build_object(
                 'attempt', tasks.attempts, 'started_at', tasks.started_at,
-                'failed_at', now(), 'error', CAST(:lost AS text), 'retry_in', NULL
+                'failed_at', now(), 'error', $3::text, 'retry_in', NULL
             )
         ) ELSE tasks.errors END
     FROM locked
@@ -123,20 +122,14 @@ CLAIM_MANY = text(
            OR (tasks.status = 'running' AND tasks.lease_expires_at < now()))
     RETURNING tasks.id, tasks.payload, tasks.attempts, tasks.max_attempts,
               tasks.cancel_requested_at
-    """
-)
-UNCLAIMED = text(
-    """
+"""
+UNCLAIMED = """
     SELECT id, status, extract(epoch FROM lease_expires_at - now()) AS lease_left
-    FROM tasks WHERE id = ANY(CAST(:ids AS uuid[]))
-    """
-)
-SUCCEED_MANY = text(
-    """
+    FROM tasks WHERE id = ANY($1::uuid[])
+"""
+SUCCEED_MANY = """
     WITH done AS (
-        SELECT * FROM unnest(
-            CAST(:ids AS uuid[]), CAST(:attempts AS int[]), CAST(:results AS text[])
-        ) AS done(id, attempt, result)
+        SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[]) AS done(id, attempt, result)
         ORDER BY id
     ), locked AS (
         SELECT tasks.id FROM tasks JOIN done USING (id) ORDER BY tasks.id FOR UPDATE OF tasks
@@ -152,35 +145,33 @@ SUCCEED_MANY = text(
     WHERE tasks.id = done.id AND tasks.id = locked.id
       AND tasks.status = 'running' AND tasks.attempts = done.attempt
     RETURNING tasks.id
-    """
-)
+"""
 
 
 async def claim_many(
-    *, session: AsyncSession, task_ids: Sequence[uuid.UUID], lease: timedelta
+    *, connection: Any, task_ids: Sequence[uuid.UUID], lease: timedelta
 ) -> list[ClaimResult]:
-    """`claim` for many tasks in one statement; one result per id, in order. An id given
-    twice is claimed once: the repeat finds it held (by this very worker)."""
+    """`claim` for many tasks in one statement (on an asyncpg connection, see db.raw); one
+    result per id, in order. An id given twice is claimed once: the repeat finds it held
+    (by this very worker)."""
     unique = list(dict.fromkeys(task_ids))
-    rows = await session.execute(
-        CLAIM_MANY, {"ids": unique, "lease": lease, "lost": LOST_ATTEMPT_ERROR}
-    )
+    rows = await connection.fetch(CLAIM_MANY, unique, lease, LOST_ATTEMPT_ERROR)
     claimed: dict[uuid.UUID, ClaimResult] = {
-        row.id: Claimed(
-            payload=row.payload,
-            attempt=row.attempts,
-            max_attempts=row.max_attempts,
-            cancel_requested=row.cancel_requested_at is not None,
+        row["id"]: Claimed(
+            payload=row["payload"],
+            attempt=row["attempts"],
+            max_attempts=row["max_attempts"],
+            cancel_requested=row["cancel_requested_at"] is not None,
         )
         for row in rows
     }
     others = [task_id for task_id in unique if task_id not in claimed]
     if others:
-        for row in await session.execute(UNCLAIMED, {"ids": others}):
-            if row.status == TaskStatus.RUNNING:
-                claimed[row.id] = HeldElsewhere(max(float(row.lease_left or 0), 0.0))
+        for row in await connection.fetch(UNCLAIMED, others):
+            if row["status"] == TaskStatus.RUNNING:
+                claimed[row["id"]] = HeldElsewhere(max(float(row["lease_left"] or 0), 0.0))
             else:
-                claimed[row.id] = NotRunnable(status=row.status)
+                claimed[row["id"]] = NotRunnable(status=row["status"])
     results: list[ClaimResult] = []
     seen: set[uuid.UUID] = set()
     for task_id in task_ids:
@@ -199,18 +190,16 @@ class Success:
     result: Any
 
 
-async def succeed_many(*, session: AsyncSession, successes: Sequence[Success]) -> set[uuid.UUID]:
-    """`succeed` for many attempts in one statement; the ids whose attempt still held its
-    task (and so were recorded)."""
-    rows = await session.execute(
+async def succeed_many(*, connection: Any, successes: Sequence[Success]) -> set[uuid.UUID]:
+    """`succeed` for many attempts in one statement (on an asyncpg connection); the ids
+    whose attempt still held its task (and so were recorded)."""
+    rows = await connection.fetch(
         SUCCEED_MANY,
-        {
-            "ids": [success.task_id for success in successes],
-            "attempts": [success.attempt for success in successes],
-            "results": [json.dumps(success.result) for success in successes],
-        },
+        [success.task_id for success in successes],
+        [success.attempt for success in successes],
+        [json.dumps(success.result) for success in successes],
     )
-    return {row.id for row in rows}
+    return {row["id"] for row in rows}
 
 
 LOST_ATTEMPT_ERROR = "worker lost: its lease lapsed mid-attempt"

@@ -67,26 +67,23 @@ def _submission(body: TaskSubmit, key: str | None = None) -> Submission:
 )
 async def create_task(
     body: TaskSubmit,
-    session: SessionDep,
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> TaskOut:
     """Submit a task; it is recorded before the answer, then run by a worker."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise ConflictingKeysError()
-    accepted = await submit_task(session=session, submission=_submission(body, idempotency_key))
+    accepted = await submit_task(submission=_submission(body, idempotency_key))
     if not accepted.created:
         response.status_code = status.HTTP_200_OK
     return TaskOut.model_validate(accepted.task)
 
 
 @router.post("/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchOut)
-async def create_tasks(body: BatchSubmit, session: SessionDep) -> BatchOut:
+async def create_tasks(body: BatchSubmit) -> BatchOut:
     """Submit up to 1,000 tasks at once: all are recorded, or none (invalid ones are
     reported by their index). An item whose idempotency key was seen answers the first task."""
-    accepted = await submit_batch(
-        session=session, submissions=[_submission(item) for item in body.tasks]
-    )
+    accepted = await submit_batch(submissions=[_submission(item) for item in body.tasks])
     return BatchOut(items=[TaskOut.model_validate(item.task) for item in accepted])
 
 
