@@ -72,11 +72,16 @@ async def publish_task_later(message: TaskMessage, *, delay_seconds: float) -> N
     )
 
 
-async def publish_dead_letter(body: Any, *, reason: str, task_id: str | None) -> None:
-    """Send a message to the dead-letter queue with the reason it could not be run."""
+async def publish_dead_letter(
+    body: Any, *, reason: str, task_id: str | None, recorded: bool = False
+) -> None:
+    """Send a message to the dead-letter queue with the reason it could not be run;
+    `recorded`: the task is already marked dead in the task table."""
     headers: dict[str, FieldValue] = {constants.HEADER_DEAD_REASON: reason[:2000]}
     if task_id is not None:
         headers[constants.HEADER_TASK_ID] = task_id
+    if recorded:
+        headers[constants.HEADER_DEATH_RECORDED] = True
     await dead_letter_publisher.publish(body, headers=headers)
 
 

@@ -10,6 +10,7 @@ from app.services import replay
 from app.services.dead_letters import DeadLetterFilter
 from app.settings import get_settings
 from db.session import SessionFactory
+from publishers.tasks import publish_dead_letter
 from tests.support import rabbit
 from tests.support.api import (
     error_locations,
@@ -17,6 +18,7 @@ from tests.support.api import (
     marker,
     submit,
     wait_recorded,
+    wait_status,
     wait_terminal,
 )
 from tests.support.dead_letters import DEAD_LETTER, DYING, execute_sql, make_dead
@@ -58,7 +60,7 @@ async def test_replay_with_an_edited_payload_runs_the_task_to_success_keeping_it
     queued = response.json()
     assert queued["status"] == "queued"
     assert (queued["attempts"], queued["replays"]) == (0, 1)
-    assert queued["payload"] == {"ok": True, "note": ""}
+    assert queued["payload"] == {"ok": True, "note": "", "seconds": 0.0}
     assert queued["error"] is None and queued["finished_at"] is None
     assert queued["errors"] == dead["errors"]
     done = await wait_terminal(client, dead["id"])
@@ -278,3 +280,28 @@ async def test_replayed_task_whose_publish_failed_is_sent_by_the_relay(
     monkeypatch.undo()
     done = await wait_terminal(client, dead["id"])
     assert (done["status"], done["replays"]) == ("succeeded", 1)
+
+
+async def test_late_dead_letter_of_the_previous_death_does_not_kill_a_replayed_task(
+    client, worker_log
+):
+    # Given a dead task, replayed to run for two seconds and succeed
+    (dead,) = await make_dead(client, [marker()])
+    response = await client.post(
+        replay_path(dead["id"]), json={"payload": {"ok": True, "seconds": 2}}
+    )
+    assert response.status_code == 202, response.text
+    await wait_status(client, dead["id"], "running")
+
+    # When the dead-letter message of its earlier death arrives only now (the dead-letter
+    # queue was behind), as the worker sent it
+    await publish_dead_letter(
+        {"id": dead["id"], "name": DYING, "payload": dead["payload"]},
+        reason=dead["error"],
+        task_id=dead["id"],
+        recorded=True,
+    )
+
+    # Then the replayed run is not cut short: the task succeeds
+    done = await wait_terminal(client, dead["id"])
+    assert (done["status"], done["error"]) == ("succeeded", None)

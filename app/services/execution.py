@@ -43,6 +43,8 @@ class Outcome:
     verdict: Verdict
     reason: str | None = None
     delay_seconds: float = 0.0
+    # DEAD: the task table already says so (else there was no task row to mark).
+    recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,11 @@ async def execute_task(
     handler = registry.get(name)
     if handler is None:
         reason = f"unknown handler {name!r}; this worker knows: {', '.join(registry.names())}"
-        await transitions.bury(
+        buried = await transitions.bury(
             session=session, task_id=task_id, attempt=None, error=reason, trace=None
         )
         await session.commit()
-        return Outcome(Verdict.DEAD, reason)
+        return Outcome(Verdict.DEAD, reason, recorded=buried)
 
     claim = await transitions.claim(session=session, task_id=task_id, lease=leases.lease)
     if isinstance(claim, transitions.HeldElsewhere):
@@ -195,7 +197,7 @@ async def _record_failure(
     await session.commit()
     if not buried:
         return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
-    return Outcome(Verdict.DEAD, error)
+    return Outcome(Verdict.DEAD, error, recorded=True)
 
 
 async def _release(*, session: AsyncSession, attempt: Attempt) -> None:

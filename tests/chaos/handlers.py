@@ -79,6 +79,7 @@ def hang_sync(payload: HangPayload) -> None:
 class OkPayload(BaseModel):
     ok: bool = False
     note: str = Field(default="", max_length=200)
+    seconds: float = Field(default=0.0, ge=0, le=10)
 
 
 class NotOkError(Exception):
@@ -87,8 +88,10 @@ class NotOkError(Exception):
 
 @task_handler("fail_unless_ok", max_attempts=2, backoff=Backoff(base=0.1, jitter=0.0))
 async def fail_unless_ok(payload: OkPayload) -> dict[str, str]:
-    """Fail, with the note in the error, unless the payload says ok: a task that died of it
-    succeeds once replayed with `"ok": true`."""
+    """Wait `seconds`, then fail with the note in the error unless the payload says ok: a task
+    that died of it succeeds once replayed with `"ok": true`."""
+    if payload.seconds:
+        await asyncio.sleep(payload.seconds)
     if not payload.ok:
         raise NotOkError(f"not ok: {payload.note}")
     return {"note": payload.note}
