@@ -12,6 +12,7 @@ from app.api.routes import api_router, root_routers
 from app.handlers.loader import load_handlers
 from app.services.broker_connection import BrokerConnector, connect_and_declare
 from app.services.relay import OutboxRelay
+from app.services.retention import RetentionSweep
 from db.session import engine
 from publishers.broker import broker
 
@@ -23,16 +24,18 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     load_handlers()
     # Connected, not started: this process publishes; only workers consume. RabbitMQ being
     # down does not keep the API from starting: tasks wait in the outbox meanwhile.
-    connector, relay = BrokerConnector(), OutboxRelay()
+    connector, relay, sweep = BrokerConnector(), OutboxRelay(), RetentionSweep()
     try:
         await connect_and_declare()
     except Exception as error:
         logger.warning("RabbitMQ not reachable at start (%s); accepting into the outbox", error)
         connector.start()
     relay.start()
+    sweep.start()
     try:
         yield
     finally:
+        await sweep.stop()
         await relay.stop()
         await connector.stop()
         await broker.stop()

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from app.handlers.registry import TaskHandler
+from app.services.dead_letters import DeadLetterFilter
 from app.services.pagination import Page
 from db.models import TaskStatus
 from publishers import constants
@@ -159,6 +160,102 @@ def page_out(page: Page[Any], item: type[TaskOutT]) -> PageOut[TaskOutT]:
         items=[item.model_validate(task) for task in page.items],
         next_cursor=page.next_cursor.encode() if page.next_cursor else None,
     )
+
+
+class DeadLetterFilters(BaseModel):
+    """Which dead tasks: every filter given must match."""
+
+    name: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, description="Only tasks of these handlers (repeatable)."
+    )
+    error: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Only tasks whose error contains this, ignoring case (`%` and `_` are "
+        "literal).",
+    )
+    died_after: AwareDatetime | None = Field(
+        default=None, description="Only tasks that died after this time (ISO 8601 with a zone)."
+    )
+    died_before: AwareDatetime | None = Field(
+        default=None, description="Only tasks that died before this time (ISO 8601 with a zone)."
+    )
+
+    def to_filter(self) -> DeadLetterFilter:
+        return DeadLetterFilter(
+            names=tuple(self.name),
+            error=self.error,
+            died_after=self.died_after,
+            died_before=self.died_before,
+        )
+
+
+class DeadLetterSelection(DeadLetterFilters):
+    """Dead tasks to act on in bulk: at least one filter, or `all` to mean every one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    all: bool = Field(
+        default=False, description="Select every dead task (only when no filter is given)."
+    )
+
+    @model_validator(mode="after")
+    def explicit_selection(self) -> "DeadLetterSelection":
+        empty = self.to_filter().is_empty
+        if empty and not self.all:
+            raise ValueError(
+                "give at least one filter (name, error, died_after, died_before), or all=true "
+                "to select every dead task"
+            )
+        if not empty and self.all:
+            raise ValueError("all=true selects every dead task: give it without filters")
+        return self
+
+
+MAX_BULK_REPLAY = 10_000
+
+
+class BulkReplay(DeadLetterSelection):
+    """Dead tasks to replay: a filter (or `all`), and how many at most."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": ["resize"], "error": "timeout", "limit": 100}]},
+    )
+
+    limit: int = Field(
+        ge=1, le=MAX_BULK_REPLAY, description="Replay at most this many (1..10,000)."
+    )
+
+
+class ReplayRequest(BaseModel):
+    """How to replay a dead task: as it was, or with an edited payload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payload: dict[str, Any] | None = Field(
+        default=None, description="Run with this payload instead (validated like a submit)."
+    )
+
+
+# A bulk replay lists the ids it replayed when there are at most this many.
+MAX_LISTED_IDS = 100
+
+
+class BulkReplayOut(BaseModel):
+    replayed: int = Field(description="Dead tasks queued again.")
+    ids: list[UUID] | None = Field(
+        description=f"Their ids, when there are at most {MAX_LISTED_IDS}."
+    )
+    skipped: int = Field(
+        description="Matching dead letters that cannot run (an unreadable message, a handler "
+        "that no longer exists, a payload that no longer fits): inspect them one by one."
+    )
+
+
+class PurgeOut(BaseModel):
+    deleted: int = Field(description="Dead tasks deleted.")
 
 
 class BackoffOut(BaseModel):

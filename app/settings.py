@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     # the relay (the task is already recorded either way).
     publish_timeout_seconds: float = Field(default=3.0, gt=0)
 
+    # Retention: finished tasks are deleted this long after they finished (0: kept forever),
+    # by a sweep every process runs every RETENTION_INTERVAL_SECONDS, RETENTION_BATCH_SIZE
+    # rows per transaction.
+    retention_succeeded_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    retention_dead_seconds: int = Field(default=30 * 24 * 3600, ge=0)
+    retention_interval_seconds: float = Field(default=60.0, gt=0)
+    retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
     # Comma-separated modules whose @task_handler functions are loaded beside the built-ins.
     taskgate_handlers: str = ""
     # Comma-separated named queues clients may submit to, beside "default" and the queues

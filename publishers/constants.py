@@ -41,6 +41,9 @@ MAX_DELAY_LEVEL = 12
 # Headers on dead-lettered messages: why the worker gave up, and on which task.
 HEADER_DEAD_REASON = "x-taskgate-reason"
 HEADER_TASK_ID = "x-taskgate-task-id"
+# Set when the worker recorded the death itself before sending the message: the dead-letter
+# subscriber then leaves the task alone (it may have been replayed or purged since).
+HEADER_DEATH_RECORDED = "x-taskgate-death-recorded"
 
 # Set by RabbitMQ on messages it dead-lettered itself (reject, delivery limit, TTL).
 HEADER_X_DEATH = "x-death"

@@ -99,11 +99,16 @@ def _route(message: TaskMessage) -> str:
     return work_routing_key(message.queue, band_of(message.priority))
 
 
-async def publish_dead_letter(body: Any, *, reason: str, task_id: str | None) -> None:
-    """Send a message to the dead-letter queue with the reason it could not be run."""
+async def publish_dead_letter(
+    body: Any, *, reason: str, task_id: str | None, recorded: bool = False
+) -> None:
+    """Send a message to the dead-letter queue with the reason it could not be run;
+    `recorded`: the task is already marked dead in the task table."""
     headers: dict[str, FieldValue] = {constants.HEADER_DEAD_REASON: reason[:2000]}
     if task_id is not None:
         headers[constants.HEADER_TASK_ID] = task_id
+    if recorded:
+        headers[constants.HEADER_DEATH_RECORDED] = True
     await dead_letter_publisher.publish(body, headers=headers)
 
 

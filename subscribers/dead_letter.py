@@ -28,6 +28,10 @@ RAW_BODY_LIMIT = 4000
 async def record_dead_letter_message(message: RabbitMessage) -> None:
     """Mark the message's task dead with the reason, or keep the unreadable message."""
     headers = message.headers
+    if headers.get(constants.HEADER_DEATH_RECORDED):
+        # The worker marked the task dead before sending this. Marking it again could undo
+        # a replay, or bring back a purge, that came in between.
+        return
     task_id, name, payload = _task_fields(message.body)
     header_id = headers.get(constants.HEADER_TASK_ID)
     if task_id is None and header_id:

@@ -71,6 +71,7 @@ async def _forward(task: TaskMessage, outcome: Outcome) -> None:
                 task.model_dump(mode="json"),
                 reason=outcome.reason or "failed",
                 task_id=str(task.id),
+                recorded=outcome.recorded,
             )
         except Exception as error:
             # RabbitMQ then dead-letters the rejected message itself; the task is dead already.

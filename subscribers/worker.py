@@ -5,6 +5,7 @@ from faststream import FastStream
 from app.handlers.loader import load_handlers
 from app.services.queues import known_queues
 from app.services.relay import OutboxRelay
+from app.services.retention import RetentionSweep
 from db.session import engine
 from publishers.broker import broker
 from publishers.tasks import declare_topology
@@ -13,6 +14,7 @@ from subscribers.tasks import leases
 
 app = FastStream(broker, specification=asyncapi)
 relay = OutboxRelay()
+sweep = RetentionSweep()
 
 
 @app.on_startup
@@ -26,10 +28,12 @@ async def start_background_work() -> None:
     await declare_topology(known_queues())
     leases.start()
     relay.start()
+    sweep.start()
 
 
 @app.on_shutdown
 async def stop_background_work() -> None:
+    await sweep.stop()
     await relay.stop()
 
 

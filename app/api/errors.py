@@ -14,8 +14,11 @@ from app.services.errors import (
     InvalidBatchError,
     InvalidCursorError,
     InvalidPayloadError,
+    NotReplayableError,
+    TaskChangedError,
     TaskFinishedError,
     TaskgateError,
+    TaskNotDeadError,
     TaskNotFoundError,
     UnknownHandlerError,
     UnknownQueueError,
@@ -54,6 +57,8 @@ def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
         return _detail(["query", "cursor"], str(error), "invalid_cursor")
     if isinstance(error, ConflictingKeysError):
         return _detail(["header", "Idempotency-Key"], str(error), "conflicting_keys")
+    if isinstance(error, NotReplayableError):
+        return _detail(["path", "task_id"], str(error), "not_replayable")
     return _detail([], str(error), "invalid")
 
 
@@ -61,7 +66,7 @@ def error_response(error: TaskgateError) -> JSONResponse:
     """The HTTP answer for a domain error."""
     if isinstance(error, TaskNotFoundError):
         return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
-    if isinstance(error, TaskFinishedError):
+    if isinstance(error, TaskFinishedError | TaskNotDeadError | TaskChangedError):
         return JSONResponse(
             {"detail": str(error), "status": error.status}, status_code=status.HTTP_409_CONFLICT
         )

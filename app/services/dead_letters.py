@@ -1,13 +1,66 @@
-"""Recording what reached the dead-letter queue, so it can be listed and inspected."""
+"""The dead-letter queue in PostgreSQL: recording what reached it, finding and reading it.
+
+Replaying (`app/services/replay.py`) and purging (`app/services/purge.py`) select dead
+letters through the same `DeadLetterFilter`.
+"""
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.errors import (
+    TaskChangedError,
+    TaskgateError,
+    TaskNotDeadError,
+    TaskNotFoundError,
+)
+from app.services.pagination import Cursor, Page
 from db.models import TERMINAL_STATUSES, Task, TaskStatus
+
+
+@dataclass(frozen=True)
+class DeadLetterFilter:
+    """Which dead tasks: every condition given must hold; none given means all of them."""
+
+    names: Sequence[str] = ()
+    # A case-insensitive substring of the error; `%` and `_` in it are literal.
+    error: str | None = None
+    # finished_at strictly after / strictly before.
+    died_after: datetime | None = None
+    died_before: datetime | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.names or self.error or self.died_after or self.died_before)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions selecting these dead tasks."""
+        conditions: list[ColumnElement[bool]] = [Task.status == TaskStatus.DEAD]
+        if self.names:
+            conditions.append(Task.name.in_(self.names))
+        if self.error:
+            conditions.append(Task.error.icontains(self.error, autoescape=True))
+        if self.died_after is not None:
+            conditions.append(Task.finished_at > self.died_after)
+        if self.died_before is not None:
+            conditions.append(Task.finished_at < self.died_before)
+        return conditions
+
+
+def is_message_record(task: Task) -> bool:
+    """Whether the dead letter records a message no task stands behind (unreadable, or
+    naming an id that was never submitted) rather than a task that died.
+
+    `record_dead_letter` inserts such a record already dead, so it is created and finished
+    by one statement; a submitted task always finishes in a later transaction.
+    """
+    return task.finished_at is not None and task.created_at == task.finished_at
 
 
 async def record_dead_letter(
@@ -31,6 +84,7 @@ async def record_dead_letter(
             return task_id
     record_id = task_id or uuid.uuid4()
     # A task that is already finished keeps its record: ON CONFLICT leaves it alone.
+    # created_at (its default) and finished_at are both now(): see is_message_record.
     await session.execute(
         insert(Task)
         .values(
@@ -46,3 +100,46 @@ async def record_dead_letter(
     )
     await session.commit()
     return record_id
+
+
+async def list_dead_letters(
+    *,
+    session: AsyncSession,
+    selection: DeadLetterFilter,
+    limit: int,
+    cursor: Cursor | None = None,
+) -> Page[Task]:
+    """Dead tasks matching the filter, newest first, one page at a time."""
+    query = (
+        select(Task)
+        .where(*selection.conditions())
+        .order_by(Task.created_at.desc(), Task.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        query = query.where(tuple_(Task.created_at, Task.id) < (cursor.created_at, cursor.id))
+    tasks = list(await session.scalars(query))
+    if len(tasks) <= limit:
+        return Page(items=tasks, next_cursor=None)
+    last = tasks[limit - 1]
+    return Page(items=tasks[:limit], next_cursor=Cursor(created_at=last.created_at, id=last.id))
+
+
+async def get_dead_letter(*, session: AsyncSession, task_id: uuid.UUID) -> Task:
+    """The dead task with this id; TaskNotFoundError, or TaskNotDeadError naming its status."""
+    task = await session.get(Task, task_id)
+    if task is None:
+        raise TaskNotFoundError(task_id)
+    if task.status != TaskStatus.DEAD:
+        raise TaskNotDeadError(task_id, task.status)
+    return task
+
+
+async def not_dead_error(*, session: AsyncSession, task_id: uuid.UUID) -> TaskgateError:
+    """Why a conditional change of a dead task matched no row: it is gone, or not dead."""
+    status = await session.scalar(select(Task.status).where(Task.id == task_id))
+    if status is None:
+        return TaskNotFoundError(task_id)
+    if status == TaskStatus.DEAD:
+        return TaskChangedError(task_id, status)
+    return TaskNotDeadError(task_id, status)

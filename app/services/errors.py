@@ -80,3 +80,36 @@ class TaskFinishedError(TaskgateError):
 class InvalidCursorError(TaskgateError):
     def __init__(self) -> None:
         super().__init__("cursor is not one this API returned; pass next_cursor unchanged")
+
+
+class TaskNotDeadError(TaskgateError):
+    """The task exists but is not in the dead-letter queue."""
+
+    def __init__(self, task_id: object, status: str) -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(
+            f"task {task_id} is {status}, not dead: only dead tasks can be inspected, "
+            "replayed or purged from the dead-letter queue"
+        )
+
+
+class NotReplayableError(TaskgateError):
+    """The dead letter cannot run again: its handler is gone, or no task stands behind it."""
+
+    def __init__(self, task_id: object, reason: str) -> None:
+        self.task_id = task_id
+        self.reason = reason
+        super().__init__(f"dead letter {task_id} cannot be replayed: {reason}")
+
+
+class TaskChangedError(TaskgateError):
+    """Another request changed the dead task meanwhile (replayed it, and it died again)."""
+
+    def __init__(self, task_id: object, status: str) -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(
+            f"task {task_id} was changed by another request while this one ran (it is "
+            f"{status} again); read it and retry"
+        )

@@ -48,6 +48,8 @@ class Outcome:
     verdict: Verdict
     reason: str | None = None
     delay_seconds: float = 0.0
+    # DEAD: the task table already says so (else there was no task row to mark).
+    recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,11 @@ class Executor:
             if handler is None:
                 known = ", ".join(registry.names())
                 reason = f"unknown handler {name!r}; this worker knows: {known}"
-                await transitions.bury(
+                buried = await transitions.bury(
                     session=session, task_id=task_id, attempt=None, error=reason, trace=None
                 )
                 await session.commit()
-                return Outcome(Verdict.DEAD, reason)
+                return Outcome(Verdict.DEAD, reason, recorded=buried)
 
             claim = await self._claims.submit(task_id)
             if isinstance(claim, transitions.HeldElsewhere):
@@ -249,7 +251,7 @@ async def _record_failure(
     await session.commit()
     if not buried:
         return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
-    return Outcome(Verdict.DEAD, error)
+    return Outcome(Verdict.DEAD, error, recorded=True)
 
 
 async def _record_cancelled(*, session: AsyncSession, attempt: Attempt) -> Outcome:

@@ -3,7 +3,8 @@
 `count` writes one row per completed run in the same transaction as the task's success
 (the handler-side counter: two rows for one task would mean it completed twice), and one
 row per start in a transaction of its own (starts may repeat after a crash, completions
-may not). `flaky` fails its first `failures` attempts.
+may not). `flaky` fails its first `failures` attempts. `fail_unless_ok` fails unless its
+payload says ok (a dead one can be replayed to success).
 """
 
 import asyncio
@@ -103,3 +104,24 @@ async def nap(payload: NapPayload) -> dict[str, int]:
 def nap_sync(payload: NapPayload) -> None:
     """Sleep in a thread: a sync handler cannot be interrupted."""
     time.sleep(payload.seconds)
+
+
+class OkPayload(BaseModel):
+    ok: bool = False
+    note: str = Field(default="", max_length=200)
+    seconds: float = Field(default=0.0, ge=0, le=10)
+
+
+class NotOkError(Exception):
+    pass
+
+
+@task_handler("fail_unless_ok", max_attempts=2, backoff=Backoff(base=0.1, jitter=0.0))
+async def fail_unless_ok(payload: OkPayload) -> dict[str, str]:
+    """Wait `seconds`, then fail with the note in the error unless the payload says ok: a task
+    that died of it succeeds once replayed with `"ok": true`."""
+    if payload.seconds:
+        await asyncio.sleep(payload.seconds)
+    if not payload.ok:
+        raise NotOkError(f"not ok: {payload.note}")
+    return {"note": payload.note}
