@@ -11,6 +11,7 @@ from app.services.dead_letters import DeadLetterFilter
 from app.settings import get_settings
 from db.session import SessionFactory
 from publishers.tasks import publish_dead_letter
+from publishers.topology import Band, work_routing_key
 from tests.support import rabbit
 from tests.support.api import (
     error_locations,
@@ -166,7 +167,10 @@ async def test_replay_of_an_unreadable_message_record_is_422(client, worker_log)
     record_id = str(uuid.uuid4())
     body = json.dumps({"id": record_id, "name": DYING, "payload": {}, "priority": 99})
     await rabbit.publish_raw(
-        settings.rmq_queue_exchange, settings.rmq_queue_routing_key, body.encode(), "text/plain"
+        settings.rmq_queue_exchange,
+        work_routing_key("default", Band.NORMAL),
+        body.encode(),
+        "text/plain",
     )
     record = await wait_recorded(client, record_id)
     assert record["status"] == "dead"
