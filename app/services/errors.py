@@ -58,3 +58,11 @@ class TaskNotFoundError(TaskgateError):
 class InvalidCursorError(TaskgateError):
     def __init__(self) -> None:
         super().__init__("cursor is not one this API returned; pass next_cursor unchanged")
+
+
+class InvalidFilterError(TaskgateError):
+    """A listing filter that cannot match as given (`field` names it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)

@@ -4,6 +4,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, StringConstraints
 
 from app.api.deps import CursorDep, LimitDep, SessionDep
 from app.schemas import PageOut, TaskOut, page_out
@@ -11,6 +12,10 @@ from app.services.tasks import get_task, list_tasks
 from db.models import TaskStatus
 
 router = APIRouter(prefix="/result", tags=["result"])
+
+# Values one repeatable filter may list.
+MAX_FILTER_VALUES = 20
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 @router.get("/", response_model=PageOut[TaskOut])
@@ -20,10 +25,37 @@ async def list_results(
     status: Annotated[
         list[TaskStatus] | None, Query(description="Only tasks in these states (repeatable).")
     ] = None,
+    name: Annotated[
+        list[FilterValue] | None,
+        Query(
+            max_length=MAX_FILTER_VALUES, description="Only tasks of these handlers (repeatable)."
+        ),
+    ] = None,
+    queue: Annotated[
+        list[FilterValue] | None,
+        Query(max_length=MAX_FILTER_VALUES, description="Only tasks in these queues (repeatable)."),
+    ] = None,
+    created_after: Annotated[
+        AwareDatetime | None,
+        Query(description="Only tasks created at or after this time (ISO 8601 with a zone)."),
+    ] = None,
+    created_before: Annotated[
+        AwareDatetime | None,
+        Query(description="Only tasks created before this time (ISO 8601 with a zone)."),
+    ] = None,
     limit: LimitDep = 100,
 ) -> PageOut[TaskOut]:
-    """List tasks and their results, newest first."""
-    page = await list_tasks(session=session, statuses=status or (), limit=limit, cursor=cursor)
+    """List tasks and their results, newest first; filters combine (all must hold)."""
+    page = await list_tasks(
+        session=session,
+        limit=limit,
+        cursor=cursor,
+        statuses=status or (),
+        names=name or (),
+        queues=queue or (),
+        created_after=created_after,
+        created_before=created_before,
+    )
     return page_out(page, TaskOut)
 
 
