@@ -11,6 +11,7 @@ from app.api.routes import api_router, root_routers
 from app.handlers.loader import load_handlers
 from app.services.broker_connection import BrokerConnector, connect_and_declare
 from app.services.relay import OutboxRelay
+from app.services.waiting import task_waiter
 from db.session import engine
 from publishers.broker import broker
 
@@ -29,9 +30,12 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         logger.warning("RabbitMQ not reachable at start (%s); accepting into the outbox", error)
         connector.start()
     relay.start()
+    # Long polls (`?wait=`) hear of finished tasks through its one LISTEN connection.
+    task_waiter.start()
     try:
         yield
     finally:
+        await task_waiter.stop()
         await relay.stop()
         await connector.stop()
         await broker.stop()

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, StringConstraints
 from app.api.deps import CursorDep, LimitDep, SessionDep
 from app.schemas import PageOut, TaskOut, page_out
 from app.services.tasks import get_task, list_tasks
+from app.services.waiting import MAX_WAIT_SECONDS, task_waiter, wait_for_task
 from db.models import TaskStatus
 
 router = APIRouter(prefix="/result", tags=["result"])
@@ -60,6 +61,26 @@ async def list_results(
 
 
 @router.get("/{result_uuid}", response_model=TaskOut)
-async def get_result(result_uuid: UUID, session: SessionDep) -> TaskOut:
-    """One task: its state, its result or its error."""
-    return TaskOut.model_validate(await get_task(session=session, task_id=result_uuid))
+async def get_result(
+    result_uuid: UUID,
+    session: SessionDep,
+    wait: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=MAX_WAIT_SECONDS,
+            description=(
+                "Seconds (up to 60) to wait for the task to finish before answering with it "
+                "as it is then; it answers at once when the task is finished."
+            ),
+        ),
+    ] = None,
+) -> TaskOut:
+    """One task: its state, its result or its error; `wait` long-polls for its end."""
+    if wait is None:
+        task = await get_task(session=session, task_id=result_uuid)
+    else:
+        task = await wait_for_task(
+            session=session, waiter=task_waiter, task_id=result_uuid, seconds=wait
+        )
+    return TaskOut.model_validate(task)
