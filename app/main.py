@@ -13,6 +13,7 @@ from app.handlers.loader import load_handlers
 from app.services.broker_connection import BrokerConnector, connect_and_declare
 from app.services.relay import OutboxRelay
 from app.services.retention import RetentionSweep
+from app.services.waiting import task_waiter
 from db.session import engine
 from publishers.broker import broker
 
@@ -32,9 +33,12 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         connector.start()
     relay.start()
     sweep.start()
+    # Long polls (`?wait=`) hear of finished tasks through its one LISTEN connection.
+    task_waiter.start()
     try:
         yield
     finally:
+        await task_waiter.stop()
         await sweep.stop()
         await relay.stop()
         await connector.stop()

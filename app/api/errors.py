@@ -13,6 +13,7 @@ from app.services.errors import (
     IdempotencyConflictError,
     InvalidBatchError,
     InvalidCursorError,
+    InvalidFilterError,
     InvalidPayloadError,
     NotReplayableError,
     TaskChangedError,
@@ -55,6 +56,8 @@ def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
         ]
     if isinstance(error, InvalidCursorError):
         return _detail(["query", "cursor"], str(error), "invalid_cursor")
+    if isinstance(error, InvalidFilterError):
+        return _detail(["query", error.field], str(error), "invalid_filter")
     if isinstance(error, ConflictingKeysError):
         return _detail(["header", "Idempotency-Key"], str(error), "conflicting_keys")
     if isinstance(error, NotReplayableError):

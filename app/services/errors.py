@@ -113,3 +113,11 @@ class TaskChangedError(TaskgateError):
             f"task {task_id} was changed by another request while this one ran (it is "
             f"{status} again); read it and retry"
         )
+
+
+class InvalidFilterError(TaskgateError):
+    """A listing filter that cannot match as given (`field` names it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)

@@ -4,14 +4,15 @@ import enum
 import logging
 import uuid
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.errors import (
     TaskNotFoundError,
 )
 from app.services.pagination import Cursor, Page
+from app.services.task_filter import TaskFilter, page_query
 from db.models import Task, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -45,17 +46,24 @@ async def get_task(*, session: AsyncSession, task_id: uuid.UUID) -> Task:
 async def list_tasks(
     *,
     session: AsyncSession,
-    statuses: Collection[str] = (),
     limit: int,
     cursor: Cursor | None = None,
+    statuses: Collection[str] = (),
+    names: Collection[str] = (),
+    queues: Collection[str] = (),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> Page[Task]:
-    """Tasks newest first, optionally only those in `statuses`, one page at a time."""
-    query = select(Task).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)
-    if statuses:
-        query = query.where(Task.status.in_(statuses))
-    if cursor is not None:
-        query = query.where(tuple_(Task.created_at, Task.id) < (cursor.created_at, cursor.id))
-    tasks = list(await session.scalars(query))
+    """Tasks newest first, one page at a time, optionally only those in `statuses`, with
+    `names`, in `queues`, created at or after `created_after` and before `created_before`."""
+    task_filter = TaskFilter.of(
+        statuses=statuses,
+        names=names,
+        queues=queues,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    tasks = list(await session.scalars(page_query(task_filter, after=cursor, size=limit + 1)))
     if len(tasks) <= limit:
         return Page(items=tasks, next_cursor=None)
     last = tasks[limit - 1]

@@ -4,13 +4,19 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, StringConstraints
 
 from app.api.deps import CursorDep, LimitDep, SessionDep
 from app.schemas import PageOut, TaskOut, page_out
 from app.services.tasks import get_task, list_tasks
+from app.services.waiting import MAX_WAIT_SECONDS, task_waiter, wait_for_task
 from db.models import TaskStatus
 
 router = APIRouter(prefix="/result", tags=["result"])
+
+# Values one repeatable filter may list.
+MAX_FILTER_VALUES = 20
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 @router.get("/", response_model=PageOut[TaskOut])
@@ -20,14 +26,61 @@ async def list_results(
     status: Annotated[
         list[TaskStatus] | None, Query(description="Only tasks in these states (repeatable).")
     ] = None,
+    name: Annotated[
+        list[FilterValue] | None,
+        Query(
+            max_length=MAX_FILTER_VALUES, description="Only tasks of these handlers (repeatable)."
+        ),
+    ] = None,
+    queue: Annotated[
+        list[FilterValue] | None,
+        Query(max_length=MAX_FILTER_VALUES, description="Only tasks in these queues (repeatable)."),
+    ] = None,
+    created_after: Annotated[
+        AwareDatetime | None,
+        Query(description="Only tasks created at or after this time (ISO 8601 with a zone)."),
+    ] = None,
+    created_before: Annotated[
+        AwareDatetime | None,
+        Query(description="Only tasks created before this time (ISO 8601 with a zone)."),
+    ] = None,
     limit: LimitDep = 100,
 ) -> PageOut[TaskOut]:
-    """List tasks and their results, newest first."""
-    page = await list_tasks(session=session, statuses=status or (), limit=limit, cursor=cursor)
+    """List tasks and their results, newest first; filters combine (all must hold)."""
+    page = await list_tasks(
+        session=session,
+        limit=limit,
+        cursor=cursor,
+        statuses=status or (),
+        names=name or (),
+        queues=queue or (),
+        created_after=created_after,
+        created_before=created_before,
+    )
     return page_out(page, TaskOut)
 
 
 @router.get("/{result_uuid}", response_model=TaskOut)
-async def get_result(result_uuid: UUID, session: SessionDep) -> TaskOut:
-    """One task: its state, its result or its error."""
-    return TaskOut.model_validate(await get_task(session=session, task_id=result_uuid))
+async def get_result(
+    result_uuid: UUID,
+    session: SessionDep,
+    wait: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=MAX_WAIT_SECONDS,
+            description=(
+                "Seconds (up to 60) to wait for the task to finish before answering with it "
+                "as it is then; it answers at once when the task is finished."
+            ),
+        ),
+    ] = None,
+) -> TaskOut:
+    """One task: its state, its result or its error; `wait` long-polls for its end."""
+    if wait is None:
+        task = await get_task(session=session, task_id=result_uuid)
+    else:
+        task = await wait_for_task(
+            session=session, waiter=task_waiter, task_id=result_uuid, seconds=wait
+        )
+    return TaskOut.model_validate(task)
