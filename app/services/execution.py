@@ -3,10 +3,12 @@ outcome. What the transport must do next (ack, retry later, dead-letter) is retu
 Outcome; this module knows nothing of AMQP."""
 
 import asyncio
+import contextlib
 import enum
 import logging
 import traceback
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,42 +77,47 @@ class Executor:
 
     async def execute(self, *, task_id: uuid.UUID, name: str) -> Outcome:
         """Run the task if it is waiting (or its worker died), and commit what happened."""
-        # A session checks a connection out only when first used: the common path does
-        # all of its work through the group commits.
-        async with SessionFactory() as session:
-            handler = registry.get(name)
-            if handler is None:
-                known = ", ".join(registry.names())
-                reason = f"unknown handler {name!r}; this worker knows: {known}"
+        handler = registry.get(name)
+        if handler is None:
+            known = ", ".join(registry.names())
+            reason = f"unknown handler {name!r}; this worker knows: {known}"
+            async with SessionFactory() as session:
                 buried = await transitions.bury(
                     session=session, task_id=task_id, attempt=None, error=reason, trace=None
                 )
                 await session.commit()
-                return Outcome(Verdict.DEAD, reason, recorded=buried)
+            return Outcome(Verdict.DEAD, reason, recorded=buried)
 
-            claim = await self._claims.submit(task_id)
-            if isinstance(claim, transitions.HeldElsewhere):
-                delay = claim.lease_left_seconds + HELD_RECHECK_MARGIN_SECONDS
-                return Outcome(Verdict.RETRY_LATER, "another worker holds the task", delay)
-            if isinstance(claim, transitions.NotRunnable):
-                if claim.status in transitions.WAITING:
-                    # Changed under the claim (it became claimable after the statement
-                    # began): the message must come back, not be dropped.
-                    return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
-                return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
+        claim = await self._claims.submit(task_id)
+        if isinstance(claim, transitions.HeldElsewhere):
+            delay = claim.lease_left_seconds + HELD_RECHECK_MARGIN_SECONDS
+            return Outcome(Verdict.RETRY_LATER, "another worker holds the task", delay)
+        if isinstance(claim, transitions.NotRunnable):
+            if claim.status in transitions.WAITING:
+                # Changed under the claim (it became claimable after the statement began):
+                # the message must come back, not be dropped.
+                return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
+            return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
 
-            attempt = Attempt(task_id=task_id, handler=handler, claim=claim)
-            if claim.cancel_requested:
+        attempt = Attempt(task_id=task_id, handler=handler, claim=claim)
+        if claim.cancel_requested:
+            async with SessionFactory() as session:
                 return await _record_cancelled(session=session, attempt=attempt)
-            if claim.attempt > claim.max_attempts:
-                reason = f"worker lost during attempt {claim.attempt - 1} of {claim.max_attempts}"
+        if claim.attempt > claim.max_attempts:
+            reason = f"worker lost during attempt {claim.attempt - 1} of {claim.max_attempts}"
+            async with SessionFactory() as session:
                 return await _record_failure(
                     session=session, attempt=attempt, error=reason, trace=None
                 )
-            async with self.leases.holding(task_id, claim.attempt):
-                return await self._run_attempt(session=session, attempt=attempt)
+        async with self.leases.holding(task_id, claim.attempt):
+            if handler.wants_context:
+                async with SessionFactory() as session:
+                    return await self._run_attempt(session=session, attempt=attempt)
+            # The common path: no session at all, the database work is group-committed.
+            return await self._run_attempt(session=None, attempt=attempt)
 
-    async def _run_attempt(self, *, session: AsyncSession, attempt: Attempt) -> Outcome:
+    async def _run_attempt(self, *, session: AsyncSession | None, attempt: Attempt) -> Outcome:
+        """Call the handler; `session` is the handler's TaskContext session, if it takes one."""
         try:
             result = await _call_handler(
                 session=session, attempt=attempt, cancel_requests=self.cancel_requests
@@ -120,23 +127,27 @@ class Executor:
                 location, message = problem
                 raise UnstorableResultError(f"result{list(location)}: {message}")
         except asyncio.CancelledError:
-            await _release(session=session, attempt=attempt)
+            async with _session_or_new(session) as own:
+                await _release(session=own, attempt=attempt)
             raise
         except TaskCancelledError:
-            await session.rollback()
-            return await _record_cancelled(session=session, attempt=attempt)
+            async with _session_or_new(session) as own:
+                await own.rollback()
+                return await _record_cancelled(session=own, attempt=attempt)
         except Exception as error:
-            await session.rollback()
             # The handler's own writes (TaskContext.session) may meet a database outage.
             if isinstance(error, DBAPIError) and database_unavailable(error):
                 raise
-            return await _record_failure(
-                session=session,
-                attempt=attempt,
-                error=f"{type(error).__name__}: {error}",
-                trace=traceback.format_exc(),
-            )
-        if attempt.handler.wants_context:
+            trace = traceback.format_exc()
+            async with _session_or_new(session) as own:
+                await own.rollback()
+                return await _record_failure(
+                    session=own,
+                    attempt=attempt,
+                    error=f"{type(error).__name__}: {error}",
+                    trace=trace,
+                )
+        if session is not None:
             won = await _succeed_with_context(session=session, attempt=attempt, result=result)
         else:
             success = transitions.Success(attempt.task_id, attempt.number, result)
@@ -158,6 +169,16 @@ class Executor:
         return [success.task_id in recorded for success in successes]
 
 
+@contextlib.asynccontextmanager
+async def _session_or_new(session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+    """The handler's session if it had one, else a new one for this block."""
+    if session is not None:
+        yield session
+        return
+    async with SessionFactory() as own:
+        yield own
+
+
 async def _succeed_with_context(*, session: AsyncSession, attempt: Attempt, result: Any) -> bool:
     """Record the success in the transaction that holds the handler's own writes."""
     try:
@@ -175,11 +196,12 @@ async def _succeed_with_context(*, session: AsyncSession, attempt: Attempt, resu
 
 
 async def _call_handler(
-    *, session: AsyncSession, attempt: Attempt, cancel_requests: CancelRequests
+    *, session: AsyncSession | None, attempt: Attempt, cancel_requests: CancelRequests
 ) -> Any:
     handler, claim = attempt.handler, attempt.claim
     arguments: list[Any] = [handler.parse_payload(claim.payload)]
     if handler.wants_context:
+        assert session is not None, "a handler taking a TaskContext runs with a session"
         arguments.append(
             TaskContext(
                 task_id=attempt.task_id,
