@@ -63,10 +63,10 @@ class TaskFilter:
     def branches(self) -> list[list[ColumnElement[bool]]]:
         """The filter as a union of conjunctions, each one index can read in page order.
 
-        PostgreSQL 15 cannot read `status IN (a, b)` from (status, created_at, id) in
-        created_at order: it would either walk the whole (created_at, id) index discarding
-        rows, or fetch every match and sort them. One branch per value of the filtered
-        column with the fewest values is one ordered index scan each, merged in order.
+        (status, created_at, id) keeps each status's tasks apart, so PostgreSQL cannot read
+        `status IN (a, b)` from it in created_at order: it would walk the (created_at, id)
+        index discarding rows, or fetch every match and sort them. One branch per value of
+        the filtered column with the fewest values is one ordered index scan each, merged.
         """
         common: list[ColumnElement[bool]] = []
         if self.created_after is not None:
