@@ -3,21 +3,26 @@ ROUNDS rounds of each mode; the table on stdout, one JSON file per run, the char
 
 import argparse
 import asyncio
-import contextlib
 import json
 import shlex
-import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from benchmarks import state
+from benchmarks.processes import cancel_on_sigterm
 from benchmarks.report import table, write_summary
 from benchmarks.run import MODES, RunSpec, measure
-from benchmarks.systems import DEFAULT_PREFETCH, ROOT, System, baseline, taskgate
+from benchmarks.systems import (
+    DEFAULT_POOL_SIZE,
+    DEFAULT_PREFETCH,
+    RESULTS,
+    ROOT,
+    baseline,
+    taskgate,
+)
 
-RESULTS = ROOT / "benchmarks" / "results"
 CHART = ROOT / "docs" / "bench.png"
 
 
@@ -27,6 +32,9 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (C)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per system and mode")
     parser.add_argument("--prefetch", type=int, default=DEFAULT_PREFETCH, help="per worker")
+    parser.add_argument(
+        "--pool-size", type=int, default=DEFAULT_POOL_SIZE, help="database pool per process"
+    )
     parser.add_argument("--modes", default=",".join(MODES), help="single,batch")
     parser.add_argument("--chart", default=str(CHART), help="where the PNG goes ('' for none)")
     args = parser.parse_args(argv)
@@ -37,30 +45,14 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextlib.asynccontextmanager
-async def fresh_state(systems: Sequence[System]) -> AsyncIterator[None]:
-    """New databases and no queues before; no databases and no queues after."""
-    try:
-        for system in systems:
-            await state.delete_queues(system)
-            await state.recreate_database(system)
-        yield
-    finally:
-        for system in systems:
-            await state.delete_queues(system)
-            await state.drop_database(system)
-
-
 async def bench(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
-    # SIGTERM ends the run as Ctrl-C does: processes stopped, queues and databases removed.
-    main = asyncio.current_task()
-    assert main is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
-    systems = [baseline(prefetch=args.prefetch), taskgate(prefetch=args.prefetch)]
+    cancel_on_sigterm()
+    sizes = {"prefetch": args.prefetch, "pool_size": args.pool_size}
+    systems = [baseline(**sizes), taskgate(**sizes)]
     folder = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
-    async with fresh_state(systems):
+    async with state.fresh_state(systems):
         for round_number in range(1, args.rounds + 1):
             # Alternate which system goes first, so neither always runs on a warmer server.
             order = systems if round_number % 2 else systems[::-1]
@@ -73,11 +65,11 @@ async def bench(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
                         concurrency=args.concurrency,
                         prefetch=args.prefetch,
                         round=round_number,
+                        log_dir=folder / "logs",
                     )
                     run = await measure(spec)
                     runs.append(run)
-                    name = f"{mode}-{system.name}-round{round_number}.json"
-                    (folder / name).write_text(json.dumps(run) + "\n")
+                    (folder / f"{spec.label}.json").write_text(json.dumps(run) + "\n")
                     print(_progress(run), flush=True)
     write_summary(runs, folder / "summary.json", command=command)
     print(f"\nresults: {folder.relative_to(ROOT)}/")
@@ -90,7 +82,8 @@ def _progress(run: dict[str, Any]) -> str:
         f"round {run['round']} {run['mode']:6} {run['system']:8} "
         f"submit {submit['tasks_per_s']:7,.0f}/s p99 {submit['p99_ms']:6.1f} ms | "
         f"end-to-end {end['tasks_per_s']:7,.0f}/s p99 {end['p99_ms']:6.0f} ms | "
-        f"CPU {run['cpu_ms_per_task']['total']:.2f} ms/task"
+        f"CPU {run['cpu_ms_per_task']['total']:.2f} ms/task | "
+        f"{run['postgres_connections_opened']} connections opened"
     )
 
 
@@ -103,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit("interrupted: processes stopped, bench queues and databases removed")
     print(
         f"\nN={args.tasks}, C={args.concurrency}, rounds={args.rounds}, "
-        f"prefetch={args.prefetch}, batches of {MODES['batch']}\n"
+        f"prefetch={args.prefetch}, pool size={args.pool_size}, batches of {MODES['batch']}\n"
     )
     print(table(runs))
     if args.chart:

@@ -30,6 +30,8 @@ class CpuUsage:
     postgres: float
     # Every PostgreSQL process, this run's or not.
     postgres_all: float
+    # Connections to the run's database opened in the window (each one a forked backend).
+    connections_opened: int
 
 
 def _kind(title: str, database: str) -> str:
@@ -50,6 +52,7 @@ class PostgresMeter:
     base: dict[int, float] = field(default_factory=dict)
     last: dict[int, float] = field(default_factory=dict)
     kinds: dict[int, str] = field(default_factory=dict)
+    born: set[int] = field(default_factory=set)
     total_at_start: float = 0.0
     total_now: float = 0.0
 
@@ -62,6 +65,11 @@ class PostgresMeter:
     def used(self, *kinds: str) -> float:
         """CPU seconds of the processes of these kinds ('run', 'background', 'other')."""
         return sum(self.last[pid] - self.base[pid] for pid in self._pids(kinds))
+
+    @property
+    def opened(self) -> int:
+        """This run's backends that started in the window."""
+        return len(self.born & set(self._pids(("run",))))
 
     @property
     def used_by_all(self) -> float:
@@ -77,8 +85,11 @@ class PostgresMeter:
         for pid, found in stats.items():
             if found is None:
                 continue
-            # A backend born during the window spent all its CPU in it.
-            self.base.setdefault(pid, found.cpu if first else 0.0)
+            if pid not in self.base:
+                # A backend born during the window spent all its CPU in it.
+                self.base[pid] = found.cpu if first else 0.0
+                if not first:
+                    self.born.add(pid)
             self.last[pid] = found.cpu
             if self.kinds.get(pid) != "run":
                 self.kinds[pid] = _kind(procfs.title(pid), self.database)
@@ -121,6 +132,7 @@ class CpuMeter:
             rabbitmq=used["rabbitmq"],
             postgres=self.postgres.used("run", "background"),
             postgres_all=self.postgres.used_by_all,
+            connections_opened=self.postgres.opened,
         )
 
     def _fixed(self) -> dict[str, float]:

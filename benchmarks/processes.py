@@ -1,10 +1,10 @@
 """The processes under test: started in sessions of their own, logged to files, always
 stopped (SIGTERM, then SIGKILL)."""
 
+import asyncio
 import os
 import signal
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,24 +19,23 @@ class Process:
 
     name: str
     args: tuple[str, ...]
+    log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     popen: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
 
     def start(self) -> "Process":
-        # Own session: Ctrl-C reaches only the benchmark, which then stops its children.
-        handle, path = tempfile.mkstemp(prefix=f"taskgate-bench-{self.name}-", suffix=".log")
-        self.log_path = Path(path)
-        self.popen = subprocess.Popen(
-            self.args,
-            cwd=ROOT,
-            env={**os.environ, **self.env},
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        os.close(handle)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            # Own session: Ctrl-C reaches only the benchmark, which then stops its children.
+            self.popen = subprocess.Popen(
+                self.args,
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     @property
@@ -62,10 +61,16 @@ class Process:
                 self.popen.wait(STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
                 continue
-        if self.log_path is not None and self.popen.returncode in (0, -signal.SIGTERM):
-            self.log_path.unlink(missing_ok=True)
 
     def log_tail(self, chars: int = 3000) -> str:
-        if self.log_path is None or not self.log_path.exists():
+        if not self.log_path.exists():
             return ""
-        return self.log_path.read_text(errors="replace")[-chars:]
+        return f"{self.log_path}:\n" + self.log_path.read_text(errors="replace")[-chars:]
+
+
+def cancel_on_sigterm() -> None:
+    """Make SIGTERM end the running benchmark as Ctrl-C does: its `finally` blocks stop the
+    processes and remove the queues and databases."""
+    main = asyncio.current_task()
+    assert main is not None, "call from the main task"
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)

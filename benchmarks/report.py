@@ -59,7 +59,19 @@ def table(runs: Sequence[dict[str, Any]]) -> str:
             lines.append(
                 f"| {mode} | {label} | {form.format(base)} | {form.format(gate)} | {ratio} |"
             )
+        failed = [_failed_submits(runs, mode, system) for system in SYSTEMS]
+        lines.append(
+            f"| {mode} | failed submit requests, all rounds | {failed[0]} | {failed[1]} | |"
+        )
     return "\n".join(lines)
+
+
+def _failed_submits(runs: Sequence[dict[str, Any]], mode: str, system: str) -> int:
+    return sum(
+        sum(run["submit"]["failures"].values())
+        for run in runs
+        if run["mode"] == mode and run["system"] == system
+    )
 
 
 def write_summary(runs: Sequence[dict[str, Any]], path: Path, *, command: str) -> None:

@@ -4,6 +4,7 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmarks import state
@@ -30,11 +31,16 @@ class RunSpec:
     concurrency: int
     prefetch: int
     round: int
+    log_dir: Path
     max_seconds: float = 600.0
 
     @property
     def batch_size(self) -> int:
         return MODES[self.mode]
+
+    @property
+    def label(self) -> str:
+        return f"{self.mode}-{self.system.name}-round{self.round}"
 
 
 async def run_load(
@@ -76,7 +82,7 @@ async def measure(spec: RunSpec) -> dict[str, Any]:
     system = spec.system
     await state.delete_queues(system)
     await state.empty_table(system)
-    stack = await Stack(system).start()
+    stack = await Stack(system, spec.log_dir, spec.label).start()
     try:
         warmup = await run_load(
             system, mode=spec.mode, tasks=WARMUP_TASKS, concurrency=spec.concurrency, max_seconds=60
@@ -153,6 +159,7 @@ def summarize(
         },
         "cpu_ms_per_task": cpu_ms,
         "peak_rss_mib": peak_rss_mib,
+        "postgres_connections_opened": cpu.connections_opened,
         "series": {
             "finished_per_bucket": buckets(finished.finished_offsets, BUCKET_SECONDS),
             "bucket_seconds": BUCKET_SECONDS,

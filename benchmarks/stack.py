@@ -1,6 +1,7 @@
 """One system under test running: its API process and its worker process."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
@@ -18,13 +19,21 @@ class Stack:
     worker consumes the work queue."""
 
     system: System
+    log_dir: Path
+    # Names this run's log files: <log_dir>/<label>-api.log, <label>-worker.log.
+    label: str
     api: Process = field(init=False)
     worker: Process = field(init=False)
 
     def __post_init__(self) -> None:
-        name, env = self.system.name, self.system.env
-        self.api = Process(f"{name}-api", self.system.api_args, env)
-        self.worker = Process(f"{name}-worker", self.system.worker_args, env)
+        system = self.system
+        self.api = Process(f"{system.name} API", system.api_args, self._log("api"), system.env)
+        self.worker = Process(
+            f"{system.name} worker", system.worker_args, self._log("worker"), system.env
+        )
+
+    def _log(self, part: str) -> Path:
+        return self.log_dir / f"{self.label}-{part}.log"
 
     async def start(self) -> "Stack":
         self.api.start()

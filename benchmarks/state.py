@@ -1,9 +1,11 @@
 """A fresh state for each run: new databases (migrated), empty tables, no queues."""
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Sequence
 
 from benchmarks import broker
 from benchmarks.systems import ROOT, System
@@ -55,3 +57,17 @@ async def empty_table(system: System) -> None:
 
 async def delete_queues(system: System) -> None:
     await broker.delete(queues=system.queues, exchanges=system.exchanges)
+
+
+@contextlib.asynccontextmanager
+async def fresh_state(systems: Sequence[System]) -> AsyncIterator[None]:
+    """New databases and no queues before; no databases and no queues after."""
+    try:
+        for system in systems:
+            await delete_queues(system)
+            await recreate_database(system)
+        yield
+    finally:
+        for system in systems:
+            await delete_queues(system)
+            await drop_database(system)

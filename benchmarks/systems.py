@@ -11,14 +11,17 @@ from publishers.topology import delay_routing_key
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# One folder per benchmark run: a JSON file per measured run, the summary, the processes' logs.
+RESULTS = ROOT / "benchmarks" / "results"
 
 TASKGATE_PORT, BASELINE_PORT = 18000, 18001
 TASKGATE_DATABASE, BASELINE_DATABASE = "taskgate_bench", "taskgate_bench_baseline"
 TASKGATE_PREFIX, BASELINE_PREFIX = "taskgate-bench", "taskgate-bench-baseline"
 # Messages each worker process holds at once, the same for both systems.
 DEFAULT_PREFETCH = 64
-# Connections each baseline process may open: Taskgate's default pool, 20 plus 20 overflow.
-BASELINE_POOL_SIZE = 40
+# Database connections each process keeps: Taskgate's default DB_POOL_SIZE (SQLAlchemy may
+# open as many again as overflow, closed when returned); the baseline's fixed asyncpg pool.
+DEFAULT_POOL_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class System:
 
 
 def _uvicorn(app: str, port: int) -> tuple[str, ...]:
-    # Access logs off and warnings only, for both systems alike: logging is not measured.
+    # Access logs off for both systems alike: a log line per request is not what is compared.
     return (
         str(BIN / "uvicorn"),
         app,
@@ -62,7 +65,7 @@ def _uvicorn(app: str, port: int) -> tuple[str, ...]:
     )
 
 
-def taskgate(*, prefetch: int = DEFAULT_PREFETCH) -> System:
+def taskgate(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_SIZE) -> System:
     """Taskgate as shipped (`app.main:app`, `subscribers.worker:app`) on bench names."""
     queue, dead_letter_queue = f"{TASKGATE_PREFIX}.tasks", f"{TASKGATE_PREFIX}.dead-letter"
     delay_queues = tuple(
@@ -77,13 +80,9 @@ def taskgate(*, prefetch: int = DEFAULT_PREFETCH) -> System:
         submit_path="/api/v1/queue/",
         batch_path="/api/v1/queue/batch",
         api_args=_uvicorn("app.main:app", TASKGATE_PORT),
-        worker_args=(
-            str(BIN / "faststream"),
-            "run",
-            "subscribers.worker:app",
-            "--log-level",
-            "warning",
-        ),
+        # As `make worker` runs it. FastStream logs two lines per message at the level
+        # `--log-level` names, so that flag cannot quiet them; they cost ~1.5 % of its CPU.
+        worker_args=(str(BIN / "faststream"), "run", "subscribers.worker:app"),
         env={
             "DB_NAME": TASKGATE_DATABASE,
             "RMQ_QUEUE_EXCHANGE": TASKGATE_PREFIX,
@@ -92,6 +91,7 @@ def taskgate(*, prefetch: int = DEFAULT_PREFETCH) -> System:
             "RMQ_QUEUE_DEAD_LETTER_NAME": dead_letter_queue,
             "TASKGATE_HANDLERS": "benchmarks.handlers",
             "WORKER_PREFETCH": str(prefetch),
+            "DB_POOL_SIZE": str(pool_size),
         },
         queue=queue,
         queues=(queue, dead_letter_queue, *delay_queues),
@@ -103,7 +103,7 @@ def taskgate(*, prefetch: int = DEFAULT_PREFETCH) -> System:
     )
 
 
-def baseline(*, prefetch: int = DEFAULT_PREFETCH) -> System:
+def baseline(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_SIZE) -> System:
     """The hand-written baseline (`benchmarks.baseline`) on the same servers."""
     settings = get_settings()
     queue = f"{BASELINE_PREFIX}.tasks"
@@ -126,7 +126,7 @@ def baseline(*, prefetch: int = DEFAULT_PREFETCH) -> System:
             "BASELINE_AMQP_URL": settings.amqp_url,
             "BASELINE_QUEUE": queue,
             "BASELINE_PREFETCH": str(prefetch),
-            "BASELINE_POOL_SIZE": str(BASELINE_POOL_SIZE),
+            "BASELINE_POOL_SIZE": str(pool_size),
         },
         queue=queue,
         queues=(queue,),

@@ -57,7 +57,10 @@ class Resources:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = config()
-    pool = await asyncpg.create_pool(settings.dsn, min_size=4, max_size=settings.pool_size)
+    # Fixed size: connections are opened once, at start.
+    pool = await asyncpg.create_pool(
+        settings.dsn, min_size=settings.pool_size, max_size=settings.pool_size
+    )
     connection = await aio_pika.connect_robust(settings.amqp_url)
     # Confirms on; an unroutable message raises instead of vanishing.
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)

@@ -37,7 +37,7 @@ def config() -> Config:
         amqp_url=os.environ.get("BASELINE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
         queue=os.environ.get("BASELINE_QUEUE", "taskgate-bench-baseline.tasks"),
         prefetch=int(os.environ.get("BASELINE_PREFETCH", "64")),
-        pool_size=int(os.environ.get("BASELINE_POOL_SIZE", "40")),
+        pool_size=int(os.environ.get("BASELINE_POOL_SIZE", "20")),
     )
 
 

@@ -59,7 +59,10 @@ def consumer(pool: Any) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
 
 async def main() -> None:
     settings = config()
-    pool = await asyncpg.create_pool(settings.dsn, min_size=4, max_size=settings.pool_size)
+    # Fixed size: connections are opened once, at start.
+    pool = await asyncpg.create_pool(
+        settings.dsn, min_size=settings.pool_size, max_size=settings.pool_size
+    )
     connection = await aio_pika.connect_robust(settings.amqp_url)
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=settings.prefetch)
