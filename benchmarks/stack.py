@@ -1,5 +1,7 @@
 """One system under test running: its API process and its worker process."""
 
+import asyncio
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +13,14 @@ from benchmarks.systems import System
 from benchmarks.waiting import wait_for
 
 START_TIMEOUT_SECONDS = 60.0
+# A process that exits while starting (on a shared server: no connection slot free) is
+# started again after a pause, this many times in all.
+START_ATTEMPTS = 3
+START_RETRY_PAUSE_SECONDS = 5.0
+
+
+class ProcessExitedError(RuntimeError):
+    """A process under test exited; the message ends with its log."""
 
 
 @dataclass
@@ -36,15 +46,23 @@ class Stack:
         return self.log_dir / f"{self.label}-{part}.log"
 
     async def start(self) -> "Stack":
-        self.api.start()
-        self.worker.start()
-        try:
-            await wait_for(self._api_ready, within=START_TIMEOUT_SECONDS, what="the API")
-            await wait_for(self._consuming, within=START_TIMEOUT_SECONDS, what="the worker")
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        for attempt in range(1, START_ATTEMPTS + 1):
+            self.api.start()
+            self.worker.start()
+            try:
+                await wait_for(self._api_ready, within=START_TIMEOUT_SECONDS, what="the API")
+                await wait_for(self._consuming, within=START_TIMEOUT_SECONDS, what="the worker")
+                return self
+            except ProcessExitedError as error:
+                self.stop()
+                if attempt == START_ATTEMPTS:
+                    raise
+                print(f"  {error}\n  starting {self.system.name} again", file=sys.stderr)
+                await asyncio.sleep(START_RETRY_PAUSE_SECONDS)
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         self.worker.stop()
@@ -54,7 +72,7 @@ class Stack:
         """Raise with the log of a process that died."""
         for process in (self.api, self.worker):
             if not process.alive():
-                raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+                raise ProcessExitedError(f"{process.name} exited:\n{process.log_tail()}")
 
     async def _api_ready(self) -> bool:
         self.check_alive()
