@@ -83,7 +83,7 @@ def _progress(run: dict[str, Any]) -> str:
         f"submit {submit['tasks_per_s']:7,.0f}/s p99 {submit['p99_ms']:6.1f} ms | "
         f"end-to-end {end['tasks_per_s']:7,.0f}/s p99 {end['p99_ms']:6.0f} ms | "
         f"CPU {run['cpu_ms_per_task']['total']:.2f} ms/task | "
-        f"{run['postgres_connections_opened']} connections opened"
+        f"{run['postgres']['transactions_per_task']:.1f} transactions/task"
     )
 
 

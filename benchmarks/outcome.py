@@ -1,5 +1,7 @@
-"""What the database says about a run: when each task was created and finished."""
+"""What the database says about a run: when each task was created and finished, and how
+many transactions it took."""
 
+import asyncio
 from dataclasses import dataclass
 
 from benchmarks.systems import System
@@ -24,6 +26,27 @@ class Finished:
     @property
     def seconds(self) -> float:
         return self.last_finished - self.first_created
+
+
+# PostgreSQL 15 backends report their counts to pg_stat_database when they exit, and when
+# idle, up to ten seconds later.
+IDLE_FLUSH_SECONDS = 11.0
+EXIT_FLUSH_SECONDS = 0.5
+
+
+async def transactions(system: System, *, wait: float) -> int:
+    """Transactions committed or rolled back in the system's database, as reported after
+    `wait` seconds."""
+    await asyncio.sleep(wait)
+    connection = await connect(system.database)
+    try:
+        count = await connection.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+            system.database,
+        )
+    finally:
+        await connection.close()
+    return int(count)
 
 
 async def wait_finished(system: System, expected: int, *, within: float) -> None:

@@ -22,6 +22,8 @@ ROWS = (
     ("CPU per task: PostgreSQL, ms", "cpu_ms_per_task", "postgres", "{:.2f}"),
     ("CPU per task: load generator, ms", "cpu_ms_per_task", "load", "{:.2f}"),
     ("CPU per task: all of these, ms", "cpu_ms_per_task", "total", "{:.2f}"),
+    ("PostgreSQL transactions per task", "postgres", "transactions_per_task", "{:.1f}"),
+    ("PostgreSQL connections opened during the run", "postgres", "connections_opened", "{:.0f}"),
     ("peak RSS: API, MiB", "peak_rss_mib", "api", "{:.0f}"),
     ("peak RSS: worker, MiB", "peak_rss_mib", "worker", "{:.0f}"),
 )

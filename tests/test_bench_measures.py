@@ -63,6 +63,7 @@ def test_table_shows_medians_and_the_ratio():
             "cpu_ms_per_task": dict.fromkeys(
                 ("api", "worker", "rabbitmq", "postgres", "load", "total"), 1.0
             ),
+            "postgres": {"transactions_per_task": 2.0, "connections_opened": 0},
             "peak_rss_mib": {"api": 50.0, "worker": 40.0},
         }
 
