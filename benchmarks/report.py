@@ -23,10 +23,13 @@ ROWS = (
     ("CPU per task: load generator, ms", "cpu_ms_per_task", "load", "{:.2f}"),
     ("CPU per task: all of these, ms", "cpu_ms_per_task", "total", "{:.2f}"),
     ("PostgreSQL transactions per task", "postgres", "transactions_per_task", "{:.1f}"),
-    ("PostgreSQL connections opened during the run", "postgres", "connections_opened", "{:.0f}"),
+    ("PostgreSQL connections opened in the run", "postgres", "connections_opened", "{:.0f}"),
     ("peak RSS: API, MiB", "peak_rss_mib", "api", "{:.0f}"),
     ("peak RSS: worker, MiB", "peak_rss_mib", "worker", "{:.0f}"),
 )
+
+# Counts that are often zero for the baseline: a ratio says nothing there.
+WITHOUT_RATIO = frozenset({"connections_opened"})
 
 
 def modes(runs: Sequence[dict[str, Any]]) -> list[str]:
@@ -57,7 +60,7 @@ def table(runs: Sequence[dict[str, Any]]) -> str:
     for mode, by_system in medians(runs).items():
         for label, section, key, form in ROWS:
             base, gate = (by_system[system][f"{section}.{key}"] for system in SYSTEMS)
-            ratio = f"{gate / base:.2f}" if base else "–"
+            ratio = f"{gate / base:.2f}" if base and key not in WITHOUT_RATIO else ""
             lines.append(
                 f"| {mode} | {label} | {form.format(base)} | {form.format(gate)} | {ratio} |"
             )
