@@ -17,12 +17,17 @@ WORKERS ?= 1
 QUEUES ?=
 PYTEST_ARGS ?=
 V ?=
+# Benchmarks: tasks per run, requests in flight, rounds (empty: the benchmark's defaults).
+N ?=
+C ?=
+ROUNDS ?=
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help venv services db migrate api worker run test lint format docs up down
+.PHONY: help venv services db migrate api worker run test lint format docs bench bench-soak up down
 
 help: ## List the targets
 	@echo "usage: make <target>"
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-zA-Z_-]*:.*## / { printf "  %-9s %s\n", $$1, $$2 }' \
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-zA-Z_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' \
 		$(firstword $(MAKEFILE_LIST))
 
 venv: $(STAMP)
@@ -71,6 +76,19 @@ docs: venv ## Write docs/asyncapi.json (workers) and docs/openapi.json (API)
 	@$(BIN)/faststream docs gen subscribers.worker:app --out docs/asyncapi.json
 	@$(BIN)/python -c 'import json, pathlib; from app.main import app; \
 		pathlib.Path("docs/openapi.json").write_text(json.dumps(app.openapi(), indent=2) + "\n")'
+
+# The bench extra (aiohttp, matplotlib) on top of the dev one; `make test` does not need it.
+$(BENCH_STAMP): $(STAMP)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]" \
+		>$(VENV)/install-bench.log 2>&1 || { cat $(VENV)/install-bench.log >&2; exit 1; }
+	@touch $@
+
+bench: $(BENCH_STAMP) services ## Taskgate against a hand-written baseline (N=5000 C=64 ROUNDS=3)
+	@$(BIN)/python -m benchmarks $(if $(N),--tasks $(N)) $(if $(C),--concurrency $(C)) \
+		$(if $(ROUNDS),--rounds $(ROUNDS))
+
+bench-soak: $(BENCH_STAMP) services ## 200,000 tasks through Taskgate: memory, list latency (N=)
+	@$(BIN)/python -m benchmarks.soak $(if $(N),--tasks $(N)) $(if $(C),--concurrency $(C))
 
 up: ## Build and start everything with docker compose
 	@docker compose up -d --build

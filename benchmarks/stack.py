@@ -1,0 +1,90 @@
+"""One system under test running: its API process and its worker process."""
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from benchmarks import broker
+from benchmarks.processes import Process
+from benchmarks.systems import System
+from benchmarks.waiting import wait_for
+
+START_TIMEOUT_SECONDS = 60.0
+# A process that exits while starting (on a shared server: no connection slot free) is
+# started again after a pause, this many times in all.
+START_ATTEMPTS = 3
+START_RETRY_PAUSE_SECONDS = 5.0
+
+
+class ProcessExitedError(RuntimeError):
+    """A process under test exited; the message ends with its log."""
+
+
+@dataclass
+class Stack:
+    """Starts the API and the worker together; ready once `/ready` answers 200 and the
+    worker consumes the work queue."""
+
+    system: System
+    log_dir: Path
+    # Names this run's log files: <log_dir>/<label>-api.log, <label>-worker.log.
+    label: str
+    api: Process = field(init=False)
+    worker: Process = field(init=False)
+
+    def __post_init__(self) -> None:
+        system = self.system
+        self.api = Process(f"{system.name} API", system.api_args, self._log("api"), system.env)
+        self.worker = Process(
+            f"{system.name} worker", system.worker_args, self._log("worker"), system.env
+        )
+
+    def _log(self, part: str) -> Path:
+        return self.log_dir / f"{self.label}-{part}.log"
+
+    async def start(self) -> "Stack":
+        for attempt in range(1, START_ATTEMPTS + 1):
+            self.api.start()
+            self.worker.start()
+            try:
+                await wait_for(self._api_ready, within=START_TIMEOUT_SECONDS, what="the API")
+                await wait_for(self._consuming, within=START_TIMEOUT_SECONDS, what="the worker")
+                return self
+            except ProcessExitedError as error:
+                self.stop()
+                if attempt == START_ATTEMPTS:
+                    raise
+                print(f"  {error}\n  starting {self.system.name} again", file=sys.stderr)
+                await asyncio.sleep(START_RETRY_PAUSE_SECONDS)
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.api.stop()
+
+    def check_alive(self) -> None:
+        """Raise with the log of a process that died."""
+        for process in (self.api, self.worker):
+            if not process.alive():
+                raise ProcessExitedError(f"{process.name} exited:\n{process.log_tail()}")
+
+    async def _api_ready(self) -> bool:
+        self.check_alive()
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{self.system.url}/ready", timeout=aiohttp.ClientTimeout(2)) as answer,
+            ):
+                return answer.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    async def _consuming(self) -> bool:
+        self.check_alive()
+        return await broker.consumer_count(self.system.queue) > 0

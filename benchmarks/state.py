@@ -1,0 +1,73 @@
+"""A fresh state for each run: new databases (migrated), empty tables, no queues."""
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+from benchmarks import broker
+from benchmarks.systems import ROOT, System
+from db.create_database import connect
+
+
+async def recreate_database(system: System) -> None:
+    """Drop and create the system's database, then make its schema: Taskgate's through
+    `alembic upgrade head`, as users do; the baseline's from its CREATE TABLE."""
+    connection = await connect()
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{system.database}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{system.database}"')
+    finally:
+        await connection.close()
+    if system.schema is None:
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            env={**os.environ, "DB_NAME": system.database},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return
+    connection = await connect(system.database)
+    try:
+        await connection.execute(system.schema)
+    finally:
+        await connection.close()
+
+
+async def drop_database(system: System) -> None:
+    connection = await connect()
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{system.database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def empty_table(system: System) -> None:
+    """Remove every task (the warm-up's), so a measured run starts from an empty table."""
+    connection = await connect(system.database)
+    try:
+        await connection.execute(f"TRUNCATE {system.table}")
+    finally:
+        await connection.close()
+
+
+async def delete_queues(system: System) -> None:
+    await broker.delete(queues=system.queues, exchanges=system.exchanges)
+
+
+@contextlib.asynccontextmanager
+async def fresh_state(systems: Sequence[System]) -> AsyncIterator[None]:
+    """New databases and no queues before; no databases and no queues after."""
+    try:
+        for system in systems:
+            await delete_queues(system)
+            await recreate_database(system)
+        yield
+    finally:
+        for system in systems:
+            await delete_queues(system)
+            await drop_database(system)

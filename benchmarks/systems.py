@@ -1,0 +1,135 @@
+"""The two systems under test: how each is started, where its state lives, what it answers."""
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.settings import get_settings
+from benchmarks.baseline.config import SCHEMA
+from publishers import constants
+from publishers.topology import delay_routing_key
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+# One folder per benchmark run: a JSON file per measured run, the summary, the processes' logs.
+RESULTS = ROOT / "benchmarks" / "results"
+
+TASKGATE_PORT, BASELINE_PORT = 18000, 18001
+TASKGATE_DATABASE, BASELINE_DATABASE = "taskgate_bench", "taskgate_bench_baseline"
+TASKGATE_PREFIX, BASELINE_PREFIX = "taskgate-bench", "taskgate-bench-baseline"
+# Messages each worker process holds at once, the same for both systems.
+DEFAULT_PREFETCH = 64
+# Database connections each process keeps: Taskgate's default DB_POOL_SIZE (SQLAlchemy may
+# open as many again as overflow, closed when returned); the baseline's fixed asyncpg pool.
+DEFAULT_POOL_SIZE = 20
+
+
+@dataclass(frozen=True)
+class System:
+    """One system under test: its processes, its database and table, its queues."""
+
+    name: str
+    port: int
+    database: str
+    table: str
+    submit_path: str
+    batch_path: str
+    api_args: tuple[str, ...]
+    worker_args: tuple[str, ...]
+    env: dict[str, str]
+    # The work queue: a consumer on it means the worker is up.
+    queue: str
+    # Deleted before and after each run, so each starts from an empty broker state.
+    queues: tuple[str, ...]
+    exchanges: tuple[str, ...]
+    # SQL that makes the table; None: Taskgate's own Alembic migrations.
+    schema: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _uvicorn(app: str, port: int) -> tuple[str, ...]:
+    # Access logs off for both systems alike: a log line per request is not what is compared.
+    return (
+        str(BIN / "uvicorn"),
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    )
+
+
+def taskgate(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_SIZE) -> System:
+    """Taskgate as shipped (`app.main:app`, `subscribers.worker:app`) on bench names."""
+    queue, dead_letter_queue = f"{TASKGATE_PREFIX}.tasks", f"{TASKGATE_PREFIX}.dead-letter"
+    delay_queues = tuple(
+        f"{queue}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
+        for level in range(constants.MAX_DELAY_LEVEL + 1)
+    )
+    return System(
+        name="taskgate",
+        port=TASKGATE_PORT,
+        database=TASKGATE_DATABASE,
+        table="tasks",
+        submit_path="/api/v1/queue/",
+        batch_path="/api/v1/queue/batch",
+        api_args=_uvicorn("app.main:app", TASKGATE_PORT),
+        # As `make worker` runs it. FastStream logs two lines per message at the level
+        # `--log-level` names, so that flag cannot quiet them; they cost ~1.5 % of its CPU.
+        worker_args=(str(BIN / "faststream"), "run", "subscribers.worker:app"),
+        env={
+            "DB_NAME": TASKGATE_DATABASE,
+            "RMQ_QUEUE_EXCHANGE": TASKGATE_PREFIX,
+            "RMQ_QUEUE_NAME": queue,
+            "RMQ_QUEUE_DEAD_LETTER_EXCHANGE": f"{TASKGATE_PREFIX}.dlx",
+            "RMQ_QUEUE_DEAD_LETTER_NAME": dead_letter_queue,
+            "TASKGATE_HANDLERS": "benchmarks.handlers",
+            "WORKER_PREFETCH": str(prefetch),
+            "DB_POOL_SIZE": str(pool_size),
+        },
+        queue=queue,
+        queues=(queue, dead_letter_queue, *delay_queues),
+        exchanges=(
+            TASKGATE_PREFIX,
+            f"{TASKGATE_PREFIX}.dlx",
+            TASKGATE_PREFIX + constants.DELAY_EXCHANGE_SUFFIX,
+        ),
+    )
+
+
+def baseline(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_SIZE) -> System:
+    """The hand-written baseline (`benchmarks.baseline`) on the same servers."""
+    settings = get_settings()
+    queue = f"{BASELINE_PREFIX}.tasks"
+    password = f":{settings.db_pass}" if settings.db_pass else ""
+    dsn = (
+        f"postgresql://{settings.db_user}{password}@{settings.db_host}:{settings.db_port}"
+        f"/{BASELINE_DATABASE}"
+    )
+    return System(
+        name="baseline",
+        port=BASELINE_PORT,
+        database=BASELINE_DATABASE,
+        table="bench_tasks",
+        submit_path="/tasks",
+        batch_path="/tasks/batch",
+        api_args=_uvicorn("benchmarks.baseline.api:app", BASELINE_PORT),
+        worker_args=(sys.executable, "-m", "benchmarks.baseline.worker"),
+        env={
+            "BASELINE_DSN": dsn,
+            "BASELINE_AMQP_URL": settings.amqp_url,
+            "BASELINE_QUEUE": queue,
+            "BASELINE_PREFETCH": str(prefetch),
+            "BASELINE_POOL_SIZE": str(pool_size),
+        },
+        queue=queue,
+        queues=(queue,),
+        exchanges=(),
+        schema=SCHEMA,
+    )
