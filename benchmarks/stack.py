@@ -81,7 +81,7 @@ class Stack:
                 aiohttp.ClientSession() as http,
                 http.get(f"{self.system.url}/ready", timeout=aiohttp.ClientTimeout(2)) as answer,
             ):
-                return answer.status == 200
+                return bool(answer.status == 200)
         except (aiohttp.ClientError, TimeoutError):
             return False
 

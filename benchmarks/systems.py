@@ -7,7 +7,7 @@ from pathlib import Path
 from app.settings import get_settings
 from benchmarks.baseline.config import SCHEMA
 from publishers import constants
-from publishers.topology import delay_routing_key
+from publishers.topology import Band, delay_routing_key, work_queue_name
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -67,9 +67,12 @@ def _uvicorn(app: str, port: int) -> tuple[str, ...]:
 
 def taskgate(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_SIZE) -> System:
     """Taskgate as shipped (`app.main:app`, `subscribers.worker:app`) on bench names."""
-    queue, dead_letter_queue = f"{TASKGATE_PREFIX}.tasks", f"{TASKGATE_PREFIX}.dead-letter"
+    base, dead_letter_queue = f"{TASKGATE_PREFIX}.tasks", f"{TASKGATE_PREFIX}.dead-letter"
+    # The no-op handler's tasks go to the `default` queue's normal band.
+    bands = tuple(work_queue_name(base, constants.DEFAULT_TASK_QUEUE, band) for band in Band)
+    queue = work_queue_name(base, constants.DEFAULT_TASK_QUEUE, Band.NORMAL)
     delay_queues = tuple(
-        f"{queue}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
+        f"{base}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
         for level in range(constants.MAX_DELAY_LEVEL + 1)
     )
     return System(
@@ -80,13 +83,12 @@ def taskgate(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_
         submit_path="/api/v1/queue/",
         batch_path="/api/v1/queue/batch",
         api_args=_uvicorn("app.main:app", TASKGATE_PORT),
-        # As `make worker` runs it. FastStream logs two lines per message at the level
-        # `--log-level` names, so that flag cannot quiet them; they cost ~1.5 % of its CPU.
+        # As `make worker` runs it.
         worker_args=(str(BIN / "faststream"), "run", "subscribers.worker:app"),
         env={
             "DB_NAME": TASKGATE_DATABASE,
             "RMQ_QUEUE_EXCHANGE": TASKGATE_PREFIX,
-            "RMQ_QUEUE_NAME": queue,
+            "RMQ_QUEUE_NAME": base,
             "RMQ_QUEUE_DEAD_LETTER_EXCHANGE": f"{TASKGATE_PREFIX}.dlx",
             "RMQ_QUEUE_DEAD_LETTER_NAME": dead_letter_queue,
             "TASKGATE_HANDLERS": "benchmarks.handlers",
@@ -94,11 +96,12 @@ def taskgate(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_
             "DB_POOL_SIZE": str(pool_size),
         },
         queue=queue,
-        queues=(queue, dead_letter_queue, *delay_queues),
+        queues=(*bands, dead_letter_queue, *delay_queues),
         exchanges=(
             TASKGATE_PREFIX,
             f"{TASKGATE_PREFIX}.dlx",
             TASKGATE_PREFIX + constants.DELAY_EXCHANGE_SUFFIX,
+            TASKGATE_PREFIX + constants.CANCEL_EXCHANGE_SUFFIX,
         ),
     )
 
