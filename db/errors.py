@@ -11,6 +11,7 @@ _UNAVAILABLE = (
     pg.OperatorInterventionError,  # shutting down, starting up
     pg.TooManyConnectionsError,
     pg.InterfaceError,  # connection closed under a query
+    pg.InternalClientError,  # the protocol broke off mid-statement (server shutting down)
 )
 
 

@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from db.errors import database_unavailable
 from db.session import engine
 
 
@@ -20,5 +21,12 @@ async def transaction() -> AsyncIterator[Any]:
         fairy = await connection.get_raw_connection()
         driver = fairy.driver_connection
         assert driver is not None
-        async with driver.transaction():
-            yield driver
+        try:
+            async with driver.transaction():
+                yield driver
+        except Exception as error:
+            # The pool cannot see what happened on the driver's connection: one that broke
+            # must not go back to it.
+            if database_unavailable(error):
+                await connection.invalidate()
+            raise

@@ -68,7 +68,8 @@ async def publish_raw(exchange: str, routing_key: str, body: bytes, content_type
     """Publish bytes as they are, bypassing Taskgate's publishers (for poison messages)."""
     connection = await _connect()
     async with connection:
-        channel = await connection.channel(publisher_confirms=True)
+        # Unroutable is an error: a test publishing to the wrong key must not pass vacuously.
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         target = await channel.get_exchange(exchange, ensure=True)
         await target.publish(
             aio_pika.Message(body, content_type=content_type, delivery_mode=2),
