@@ -117,11 +117,12 @@ async def soak(args: argparse.Namespace, command: str) -> dict[str, Any]:
                     for _ in range(AT_REST_LISTINGS)
                 ]
         finally:
+            stack.stop()
             done.set()
             sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Whatever went wrong is already on its way up; the sampler's end adds nothing.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sampler
-            stack.stop()
         finished = await read_finished(system)
     result = summarize(args, submitted, finished, samples, peak, at_rest)
     result["command"] = command

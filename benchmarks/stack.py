@@ -81,9 +81,10 @@ class Stack:
                 aiohttp.ClientSession() as http,
                 http.get(f"{self.system.url}/ready", timeout=aiohttp.ClientTimeout(2)) as answer,
             ):
-                return bool(answer.status == 200)
+                status: int = answer.status
         except (aiohttp.ClientError, TimeoutError):
             return False
+        return status == 200
 
     async def _consuming(self) -> bool:
         self.check_alive()

@@ -68,6 +68,11 @@ async def fresh_state(systems: Sequence[System]) -> AsyncIterator[None]:
             await recreate_database(system)
         yield
     finally:
+        # Every step is tried even when one before it failed; a failure is reported, not
+        # raised over whatever ended the run.
         for system in systems:
-            await delete_queues(system)
-            await drop_database(system)
+            for step in (delete_queues, drop_database):
+                try:
+                    await step(system)
+                except Exception as error:
+                    print(f"  cleaning up {system.name}: {error!r}", file=sys.stderr)
