@@ -53,6 +53,13 @@ class Task(Base):
         Index("ix_tasks_created_at_id", text("created_at DESC"), text("id DESC")),
         Index("ix_tasks_status_created_at_id", "status", text("created_at DESC"), text("id DESC")),
         Index("ix_tasks_name_created_at_id", "name", text("created_at DESC"), text("id DESC")),
+        Index(
+            "ix_tasks_status_name_created_at_id",
+            "status",
+            "name",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
         Index("ix_tasks_queue_created_at_id", "queue", text("created_at DESC"), text("id DESC")),
         # Retention sweeps and dead-letter time ranges.
         Index(
