@@ -1,0 +1,98 @@
+"""The batched claim and success against the real table: each row under its own condition."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from app.services import transitions
+from db import raw
+from db.session import SessionFactory
+
+pytestmark = pytest.mark.integration
+
+LEASE = timedelta(seconds=30)
+
+
+async def insert(status: str, *, lapsed: bool = False) -> uuid.UUID:
+    task_id = uuid.uuid4()
+    lease = "now() - interval '1 second'" if lapsed else "now() + interval '30 seconds'"
+    async with SessionFactory() as session:
+        await session.execute(
+            text(
+                "INSERT INTO tasks (id, name, status, attempts, started_at, lease_expires_at) "
+                f"VALUES (:id, 'echo', :status, :attempts, now() - interval '1 minute', {lease})"
+            ),
+            {"id": task_id, "status": status, "attempts": 1 if status == "running" else 0},
+        )
+        await session.commit()
+    return task_id
+
+
+async def test_claim_many_takes_waiting_and_lapsed_tasks_and_says_why_it_left_the_others(
+    migrated_database,
+):
+    # Given a queued task (twice in the batch), a running one whose worker died, a running
+    # one under a live lease, a finished one and an unknown id
+    queued = await insert("queued")
+    lapsed = await insert("running", lapsed=True)
+    held = await insert("running")
+    done = await insert("succeeded")
+    unknown = uuid.uuid4()
+
+    # When they are claimed in one statement
+    async with raw.transaction() as connection:
+        claims = await transitions.claim_many(
+            connection=connection,
+            task_ids=[queued, lapsed, held, done, unknown, queued],
+            lease=LEASE,
+        )
+
+    # Then each gets its own answer, and the repeated id is claimed once
+    first, taken_over, live, finished, missing, repeat = claims
+    assert isinstance(first, transitions.Claimed) and first.attempt == 1
+    assert isinstance(taken_over, transitions.Claimed) and taken_over.attempt == 2
+    assert isinstance(live, transitions.HeldElsewhere) and live.lease_left_seconds > 20
+    assert finished == transitions.NotRunnable(status="succeeded")
+    assert missing == transitions.NotRunnable(status=None)
+    assert isinstance(repeat, transitions.HeldElsewhere)
+    async with SessionFactory() as session:
+        errors = await session.scalar(
+            text("SELECT errors FROM tasks WHERE id = :id"), {"id": lapsed}
+        )
+    assert [entry["attempt"] for entry in errors] == [1]
+    assert "worker lost" in errors[0]["error"]
+
+
+async def test_succeed_many_records_only_attempts_that_still_hold_their_task(migrated_database):
+    # Given two claimed tasks, one of which another worker then took over
+    mine, taken = await insert("queued"), await insert("queued")
+    async with raw.transaction() as connection:
+        await transitions.claim_many(connection=connection, task_ids=[mine, taken], lease=LEASE)
+    async with SessionFactory() as session:
+        await session.execute(text("UPDATE tasks SET attempts = 2 WHERE id = :id"), {"id": taken})
+        await session.commit()
+
+    # When both attempts 1 report success in one statement
+    async with raw.transaction() as connection:
+        recorded = await transitions.succeed_many(
+            connection=connection,
+            successes=[
+                transitions.Success(mine, 1, {"ok": True}),
+                transitions.Success(taken, 1, {"ok": True}),
+            ],
+        )
+
+    # Then only the one still holding its task is recorded
+    assert recorded == {mine}
+    async with SessionFactory() as session:
+        rows = dict(
+            (
+                await session.execute(
+                    text("SELECT id, status FROM tasks WHERE id IN (:a, :b)"),
+                    {"a": mine, "b": taken},
+                )
+            ).all()
+        )
+    assert rows == {mine: "succeeded", taken: "running"}
