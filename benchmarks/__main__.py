@@ -36,6 +36,9 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--pool-size", type=int, default=DEFAULT_POOL_SIZE, help="database pool per process"
     )
     parser.add_argument("--modes", default=",".join(MODES), help="single,batch")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="pace the load at this many tasks/s (0: unpaced)"
+    )
     parser.add_argument("--chart", default=str(CHART), help="where the PNG goes ('' for none)")
     args = parser.parse_args(argv)
     args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
@@ -66,6 +69,7 @@ async def bench(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
                         prefetch=args.prefetch,
                         round=round_number,
                         log_dir=folder / "logs",
+                        rate=args.rate,
                     )
                     run = await measure(spec)
                     runs.append(run)
@@ -96,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit("interrupted: processes stopped, bench queues and databases removed")
     print(
         f"\nN={args.tasks}, C={args.concurrency}, rounds={args.rounds}, "
-        f"prefetch={args.prefetch}, pool size={args.pool_size}, batches of {MODES['batch']}\n"
+        f"prefetch={args.prefetch}, pool size={args.pool_size}, batches of {MODES['batch']}"
+        f"{f', paced at {args.rate:g} tasks/s' if args.rate else ''}\n"
     )
     print(table(runs))
     if args.chart:

@@ -1,5 +1,6 @@
 """The load generator: N tasks over HTTP at concurrency C, one per request or in batches,
-each request's latency recorded. Bounded in count and in time; 127.0.0.1 only.
+each request's latency recorded; as fast as answers come, or paced at a fixed rate. Bounded
+in count and in time; 127.0.0.1 only.
 
 Run by the benchmark as its own process, so its CPU is its own (`resource.getrusage`):
     python -m benchmarks.load --port 18000 --path /api/v1/queue/ --tasks 5000
@@ -67,8 +68,11 @@ async def submit(
     concurrency: int = 64,
     batch_size: int = 1,
     max_seconds: float = 600.0,
+    rate: float = 0.0,
 ) -> LoadResult:
-    """Submit `tasks` tasks to 127.0.0.1:`port``path`; stops early after `max_seconds`."""
+    """Submit `tasks` tasks to 127.0.0.1:`port``path`; stops early after `max_seconds`.
+    With `rate` > 0, requests are sent on a schedule of `rate` tasks per second (still at
+    most `concurrency` in flight)."""
     url = f"http://127.0.0.1:{port}{path}"
     result = LoadResult(tasks=tasks)
     bodies = _bodies(tasks, batch_size)
@@ -77,9 +81,15 @@ async def submit(
     started = time.perf_counter()
     deadline = started + max_seconds
     result.started_at = time.time()
+    scheduled = 0
 
     async def client(http: aiohttp.ClientSession) -> None:
+        nonlocal scheduled
         for count, body in bodies:
+            if rate > 0:
+                due = started + scheduled / rate
+                scheduled += count
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             if time.perf_counter() > deadline:
                 return
             sent = time.perf_counter()
@@ -115,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--max-seconds", type=float, default=600.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="tasks/s; 0: unpaced")
     args = parser.parse_args(argv)
     result = asyncio.run(
         submit(
@@ -124,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
             concurrency=args.concurrency,
             batch_size=args.batch_size,
             max_seconds=args.max_seconds,
+            rate=args.rate,
         )
     )
     json.dump(dataclasses.asdict(result), sys.stdout)

@@ -40,6 +40,8 @@ class RunSpec:
     round: int
     log_dir: Path
     max_seconds: float = 600.0
+    # Tasks per second the load is paced at; 0: as fast as the system answers.
+    rate: float = 0.0
 
     @property
     def batch_size(self) -> int:
@@ -51,7 +53,13 @@ class RunSpec:
 
 
 async def run_load(
-    system: System, *, mode: str, tasks: int, concurrency: int, max_seconds: float
+    system: System,
+    *,
+    mode: str,
+    tasks: int,
+    concurrency: int,
+    max_seconds: float,
+    rate: float = 0.0,
 ) -> LoadResult:
     """Run the load generator as a process of its own, so its CPU is its own."""
     batch_size = MODES[mode]
@@ -62,7 +70,7 @@ async def run_load(
         "benchmarks.load",
         *("--port", str(system.port), "--path", path, "--tasks", str(tasks)),
         *("--concurrency", str(concurrency), "--batch-size", str(batch_size)),
-        *("--max-seconds", str(max_seconds)),
+        *("--max-seconds", str(max_seconds), "--rate", str(rate)),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -105,6 +113,7 @@ async def measure(spec: RunSpec) -> dict[str, Any]:
             tasks=spec.tasks,
             concurrency=spec.concurrency,
             max_seconds=spec.max_seconds,
+            rate=spec.rate,
         )
         await wait_finished(system, submitted.accepted, within=_finish_timeout(spec.tasks))
         cpu = await meter.stop()
