@@ -62,7 +62,11 @@ INSERTED_COLUMNS = (
     "request_hash",
 )
 KEY_HOLDERS = "SELECT * FROM tasks WHERE tenant = $1 AND idempotency_key = ANY($2::text[])"
-MARK_PUBLISHED = "UPDATE tasks SET published_at = now() WHERE id = ANY($1::uuid[])"
+# Rows locked in id order, as every batched statement does: two never deadlock.
+MARK_PUBLISHED = """
+WITH locked AS (SELECT id FROM tasks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
+UPDATE tasks SET published_at = now() FROM locked WHERE tasks.id = locked.id
+"""
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,8 @@ async def _record_single_submits(
 ) -> list[Accepted | IdempotencyConflictError]:
     """One transaction for the rows of concurrent single submits: each stands alone, so a
     conflict answers its own request and the others are committed."""
-    async with raw.transaction() as connection:
+    # The INSERT commits on its own: each row stands alone, and a key's holder is read after.
+    async with raw.connection() as connection:
         recorded = await _record(connection, rows)
     return [
         IdempotencyConflictError([(0, item.key, item.task_id)])
@@ -270,7 +275,7 @@ async def _mark_published(task_ids: list[uuid.UUID]) -> None:
 
 
 async def _record_published(task_ids: list[uuid.UUID]) -> list[None]:
-    async with raw.transaction() as connection:
+    async with raw.connection() as connection:
         await connection.execute(MARK_PUBLISHED, task_ids)
     return [None] * len(task_ids)
 

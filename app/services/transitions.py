@@ -375,9 +375,18 @@ async def renew_leases(
     asked to cancel."""
     if not attempts:
         return []
+    # Locked in id order, like the group commits of claims and successes on the same rows.
+    locked = (
+        select(Task.id)
+        .where(Task.status == TaskStatus.RUNNING, tuple_(Task.id, Task.attempts).in_(attempts))
+        .order_by(Task.id)
+        .with_for_update()
+        .cte("locked")
+    )
     renewed = await session.execute(
         update(Task)
         .where(
+            Task.id == locked.c.id,
             Task.status == TaskStatus.RUNNING,
             tuple_(Task.id, Task.attempts).in_(attempts),
         )
