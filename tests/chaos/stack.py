@@ -55,6 +55,9 @@ class Stack:
             "OUTBOX_INTERVAL_SECONDS": "0.5",
             "OUTBOX_GRACE_SECONDS": "2",
             "WORKER_GRACE_SECONDS": "5",
+            # While RabbitMQ is down each submit waits this long for a confirm before leaving
+            # its task to the outbox: short, so outage tests see the API keep accepting.
+            "PUBLISH_TIMEOUT_SECONDS": "1",
             **self.env,
         }
 
