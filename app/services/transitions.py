@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,53 +51,7 @@ class NotRunnable:
 ClaimResult = Claimed | HeldElsewhere | NotRunnable
 
 
-async def claim(*, session: AsyncSession, task_id: uuid.UUID, lease: timedelta) -> ClaimResult:
-    """Take the task to run: waiting, or running under a lease that lapsed (its worker died;
-    the lost attempt goes into the history, in the same UPDATE)."""
-    lapsed = (Task.status == TaskStatus.RUNNING) & (Task.lease_expires_at < func.now())
-    row = (
-        await session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.status.in_(WAITING) | lapsed)
-            .values(
-                status=TaskStatus.RUNNING,
-                attempts=Task.attempts + 1,
-                started_at=func.now(),
-                lease_expires_at=func.now() + lease,
-                due_at=None,
-                # SET sees the row as it was: a running one lost its attempt `attempts`.
-                errors=case(
-                    (Task.status == TaskStatus.RUNNING, _lost_attempt_entry()),
-                    else_=Task.errors,
-                ),
-            )
-            .returning(
-                Task.payload,
-                Task.attempts,
-                Task.max_attempts,
-                Task.cancel_requested_at,
-            )
-        )
-    ).one_or_none()
-    if row is not None:
-        return Claimed(
-            payload=row.payload,
-            attempt=row.attempts,
-            max_attempts=row.max_attempts,
-            cancel_requested=row.cancel_requested_at is not None,
-        )
-    current = (
-        await session.execute(
-            select(
-                Task.status,
-                func.extract("epoch", Task.lease_expires_at - func.now()).label("left"),
-            ).where(Task.id == task_id)
-        )
-    ).one_or_none()
-    if current is not None and current.status == TaskStatus.RUNNING:
-        return HeldElsewhere(lease_left_seconds=max(float(current.left or 0), 0.0))
-    return NotRunnable(status=None if current is None else current.status)
-
+LOST_ATTEMPT_ERROR = "worker lost: its lease lapsed mid-attempt"
 
 # The batched forms lock their rows in id order, so two batches never deadlock each other.
 CLAIM_MANY = """
@@ -151,9 +105,10 @@ SUCCEED_MANY = """
 async def claim_many(
     *, connection: Any, task_ids: Sequence[uuid.UUID], lease: timedelta
 ) -> list[ClaimResult]:
-    """`claim` for many tasks in one statement (on an asyncpg connection, see db.raw); one
-    result per id, in order. An id given twice is claimed once: the repeat finds it held
-    (by this very worker)."""
+    """Take the tasks to run, in one statement (on an asyncpg connection, see db.raw):
+    each waiting one, or running under a lease that lapsed (its worker died; the lost
+    attempt goes into its history in the same statement). One result per id, in order; an
+    id given twice is claimed once, the repeat finds it held (by this very worker)."""
     unique = list(dict.fromkeys(task_ids))
     rows = await connection.fetch(CLAIM_MANY, unique, lease, LOST_ATTEMPT_ERROR)
     claimed: dict[uuid.UUID, ClaimResult] = {
@@ -200,25 +155,6 @@ async def succeed_many(*, connection: Any, successes: Sequence[Success]) -> set[
         [json.dumps(success.result) for success in successes],
     )
     return {row["id"] for row in rows}
-
-
-LOST_ATTEMPT_ERROR = "worker lost: its lease lapsed mid-attempt"
-
-
-def _lost_attempt_entry() -> Any:
-    entry = func.jsonb_build_object(
-        "attempt",
-        Task.attempts,
-        "started_at",
-        Task.started_at,
-        "failed_at",
-        func.now(),
-        "error",
-        LOST_ATTEMPT_ERROR,
-        "retry_in",
-        None,
-    )
-    return Task.errors.op("||")(func.jsonb_build_array(entry))
 
 
 def _attempt_entry(attempt: int, error: str, retry_in: float | None) -> Any:
