@@ -19,9 +19,21 @@ def database_unavailable(error: BaseException) -> bool:
     """True when `error` (or what caused it) says PostgreSQL cannot be reached now."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
+    return _caused_by(error, _UNAVAILABLE)
+
+
+def deadlock_detected(error: BaseException) -> bool:
+    """True when PostgreSQL aborted the statement (`error` or what caused it) to break a
+    deadlock: running it again is safe."""
+    return _caused_by(error, (pg.DeadlockDetectedError,))
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether `error`, or an error down its chain of causes, is one of `kinds` (the
+    driver's errors arrive wrapped by SQLAlchemy's)."""
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, _UNAVAILABLE):
+        if isinstance(seen, kinds):
             return True
         seen = seen.__cause__
     return False

@@ -35,16 +35,5 @@ async def connection() -> AsyncIterator[Any]:
 async def transaction() -> AsyncIterator[Any]:
     """An asyncpg connection from the pool, inside a transaction committed at the end of the
     block (rolled back if it raises)."""
-    async with engine.connect() as connection:
-        fairy = await connection.get_raw_connection()
-        driver = fairy.driver_connection
-        assert driver is not None
-        try:
-            async with driver.transaction():
-                yield driver
-        except Exception as error:
-            # The pool cannot see what happened on the driver's connection: one that broke
-            # must not go back to it.
-            if database_unavailable(error):
-                await connection.invalidate()
-            raise
+    async with connection() as driver, driver.transaction():
+        yield driver

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from asyncpg.exceptions import DeadlockDetectedError
+from db.errors import deadlock_detected
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +70,7 @@ class Coalescer(Generic[Request, Result]):
             try:
                 return await self._flush(requests)
             except Exception as error:
-                if not _deadlock(error) or attempt == DEADLOCK_RETRIES:
+                if not deadlock_detected(error) or attempt == DEADLOCK_RETRIES:
                     raise
                 logger.info("group commit hit a deadlock; running it again")
         raise AssertionError("unreachable")
-
-
-def _deadlock(error: BaseException) -> bool:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, DeadlockDetectedError):
-            return True
-        seen = seen.__cause__
-    return False
