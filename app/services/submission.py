@@ -166,8 +166,8 @@ def _task_row(submission: Submission) -> dict[str, Any]:
     handler, payload = validate_submission(name=submission.name, payload=submission.payload)
     max_attempts = submission.max_attempts or handler.max_attempts
     queue = submission.queue or handler.queue
-    if queue != handler.queue and queue not in known_queues():
-        raise UnknownQueueError(queue, known_queues())
+    if queue != handler.queue and queue not in (known := known_queues()):
+        raise UnknownQueueError(queue, known)
     request = {
         "name": submission.name,
         "payload": payload,
