@@ -9,18 +9,14 @@ from collections.abc import AsyncIterator, Sequence
 
 from benchmarks import broker
 from benchmarks.systems import ROOT, System
+from db import create_database
 from db.create_database import connect
 
 
 async def recreate_database(system: System) -> None:
     """Drop and create the system's database, then make its schema: Taskgate's through
     `alembic upgrade head`, as users do; the baseline's from its CREATE TABLE."""
-    connection = await connect()
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{system.database}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{system.database}"')
-    finally:
-        await connection.close()
+    await create_database.recreate_database(system.database)
     if system.schema is None:
         await asyncio.to_thread(
             subprocess.run,
@@ -39,11 +35,7 @@ async def recreate_database(system: System) -> None:
 
 
 async def drop_database(system: System) -> None:
-    connection = await connect()
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{system.database}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await create_database.drop_database(system.database)
 
 
 async def empty_table(system: System) -> None:

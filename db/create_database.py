@@ -1,4 +1,5 @@
-"""Create the configured database if it does not exist (`python -m db.create_database`)."""
+"""Create the configured database if it does not exist (`python -m db.create_database`);
+drop or recreate a database by name (the tests' and benchmarks' fresh states)."""
 
 import asyncio
 import sys
@@ -30,11 +31,33 @@ async def create_database() -> bool:
         )
         if exists:
             return False
-        name = settings.db_name.replace('"', '""')
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{_quoted(settings.db_name)}"')
         return True
     finally:
         await connection.close()
+
+
+async def drop_database(name: str) -> None:
+    """Drop the database `name` if it exists, disconnecting whoever uses it."""
+    connection = await connect()
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{_quoted(name)}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def recreate_database(name: str) -> None:
+    """Drop the database `name` if it exists, and create it empty."""
+    await drop_database(name)
+    connection = await connect()
+    try:
+        await connection.execute(f'CREATE DATABASE "{_quoted(name)}"')
+    finally:
+        await connection.close()
+
+
+def _quoted(name: str) -> str:
+    return name.replace('"', '""')
 
 
 def main() -> None:

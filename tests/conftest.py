@@ -26,7 +26,7 @@ import pytest  # noqa: E402
 from app.handlers.loader import load_handlers  # noqa: E402
 from app.services.queues import known_queues  # noqa: E402
 from app.settings import get_settings  # noqa: E402
-from db.create_database import connect  # noqa: E402
+from db.create_database import connect, recreate_database  # noqa: E402
 from tests.chaos.handlers import COUNTER_TABLES  # noqa: E402
 from tests.support import processes, rabbit  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
@@ -36,19 +36,10 @@ load_handlers()
 DEFAULT_WORK_QUEUE = rabbit.band_queue("default")
 
 
-async def _recreate_database() -> None:
-    connection = await connect()
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{settings.db_name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{settings.db_name}"')
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="session")
 async def migrated_database() -> None:
     """A new, empty test database, made by the real migrations."""
-    await _recreate_database()
+    await recreate_database(settings.db_name)
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=processes.ROOT, check=True
     )
