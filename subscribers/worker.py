@@ -2,7 +2,6 @@
 
 from faststream import FastStream
 
-from app.handlers.loader import load_handlers
 from app.services.queues import known_queues
 from app.services.relay import OutboxRelay
 from app.services.retention import RetentionSweep
@@ -12,14 +11,11 @@ from publishers.tasks import declare_topology
 from subscribers.specification import asyncapi
 from subscribers.tasks import leases
 
+# Importing subscribers.tasks loaded the handlers: the queues they name decide the
+# subscribers.
 app = FastStream(broker, specification=asyncapi)
 relay = OutboxRelay()
 sweep = RetentionSweep()
-
-
-@app.on_startup
-def load_task_handlers() -> None:
-    load_handlers()
 
 
 @app.after_startup
