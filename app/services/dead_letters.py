@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, tuple_, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,8 @@ from app.services.errors import (
     TaskNotDeadError,
     TaskNotFoundError,
 )
-from app.services.pagination import Cursor, Page
+from app.services.pagination import Cursor, Page, page_of
+from app.services.task_filter import newest_first
 from db.models import TERMINAL_STATUSES, Task, TaskStatus
 
 
@@ -110,19 +111,8 @@ async def list_dead_letters(
     cursor: Cursor | None = None,
 ) -> Page[Task]:
     """Dead tasks matching the filter, newest first, one page at a time."""
-    query = (
-        select(Task)
-        .where(*selection.conditions())
-        .order_by(Task.created_at.desc(), Task.id.desc())
-        .limit(limit + 1)
-    )
-    if cursor is not None:
-        query = query.where(tuple_(Task.created_at, Task.id) < (cursor.created_at, cursor.id))
-    tasks = list(await session.scalars(query))
-    if len(tasks) <= limit:
-        return Page(items=tasks, next_cursor=None)
-    last = tasks[limit - 1]
-    return Page(items=tasks[:limit], next_cursor=Cursor(created_at=last.created_at, id=last.id))
+    query = newest_first(select(Task).where(*selection.conditions()), after=cursor, size=limit + 1)
+    return page_of(list(await session.scalars(query)), limit)
 
 
 async def get_dead_letter(*, session: AsyncSession, task_id: uuid.UUID) -> Task:

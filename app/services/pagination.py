@@ -4,7 +4,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from app.services.errors import InvalidCursorError
@@ -41,3 +41,12 @@ class Cursor:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: Cursor | None
+
+
+def page_of(rows: list[Any], limit: int) -> Page[Any]:
+    """The page made of `rows`, read as up to `limit + 1` rows newest first: the row past
+    the limit only says that a next page exists."""
+    if len(rows) <= limit:
+        return Page(items=rows, next_cursor=None)
+    last = rows[limit - 1]
+    return Page(items=rows[:limit], next_cursor=Cursor(created_at=last.created_at, id=last.id))

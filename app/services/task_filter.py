@@ -92,16 +92,20 @@ class TaskFilter:
         return [[split_column == value, *common] for value in split_values]
 
 
+def newest_first(query: Select[Any], *, after: Cursor | None, size: int) -> Select[Any]:
+    """`query`'s tasks newest first, up to `size` of them, from just after `after`."""
+    if after is not None:
+        query = query.where(tuple_(Task.created_at, Task.id) < (after.created_at, after.id))
+    return query.order_by(Task.created_at.desc(), Task.id.desc()).limit(size)
+
+
 def page_query(task_filter: TaskFilter, *, after: Cursor | None, size: int) -> Select[Any]:
     """Up to `size` tasks matching `task_filter`, newest first, from just after `after`."""
 
-    def branch(conditions: list[ColumnElement[bool]]) -> Select[Any]:
-        query = select(Task).where(*conditions)
-        if after is not None:
-            query = query.where(tuple_(Task.created_at, Task.id) < (after.created_at, after.id))
-        return query.order_by(Task.created_at.desc(), Task.id.desc()).limit(size)
-
-    branches = [branch(conditions) for conditions in task_filter.branches()]
+    branches = [
+        newest_first(select(Task).where(*conditions), after=after, size=size)
+        for conditions in task_filter.branches()
+    ]
     if len(branches) == 1:
         return branches[0]
     # Each branch is limited to a page and already in order: PostgreSQL merges them (Merge

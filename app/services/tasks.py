@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services.errors import (
     TaskNotFoundError,
 )
-from app.services.pagination import Cursor, Page
+from app.services.pagination import Cursor, Page, page_of
 from app.services.task_filter import TaskFilter, page_query
 from db.models import Task, TaskStatus
 
@@ -64,7 +64,4 @@ async def list_tasks(
         created_before=created_before,
     )
     tasks = list(await session.scalars(page_query(task_filter, after=cursor, size=limit + 1)))
-    if len(tasks) <= limit:
-        return Page(items=tasks, next_cursor=None)
-    last = tasks[limit - 1]
-    return Page(items=tasks[:limit], next_cursor=Cursor(created_at=last.created_at, id=last.id))
+    return page_of(tasks, limit)
