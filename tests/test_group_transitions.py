@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.services import transitions
-from app.services.submission import MARK_PUBLISHED
+from app.services.submission import mark_published
 from db import raw
 from db.session import SessionFactory
 
@@ -107,11 +107,10 @@ async def test_batched_writes_on_the_same_rows_never_deadlock(migrated_database)
     async with raw.transaction() as connection:
         await transitions.claim_many(connection=connection, task_ids=ids, lease=LEASE)
 
-    # When published marks, lease renewals and claims hit them at once, each batch listing
-    # the rows in its own order (a statement locking rows in list order would deadlock)
+    # When published marks (of submits and replays), lease renewals and claims hit them at
+    # once, each listing the rows in its own order (locking in list order would deadlock)
     async def mark(order: list[uuid.UUID]) -> None:
-        async with raw.connection() as connection:
-            await connection.execute(MARK_PUBLISHED, order)
+        await mark_published(order)
 
     async def renew(order: list[uuid.UUID]) -> None:
         async with SessionFactory() as session:

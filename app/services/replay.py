@@ -24,7 +24,7 @@ from app.services.dead_letters import (
     not_dead_error,
 )
 from app.services.errors import InvalidPayloadError, NotReplayableError, UnknownHandlerError
-from app.services.submission import validate_submission
+from app.services.submission import mark_published, validate_submission
 from db.models import Task, TaskStatus
 from publishers.messages import TaskMessage
 from publishers.tasks import publish_task
@@ -57,7 +57,7 @@ async def replay_dead_letter(
         await session.rollback()
         raise error
     await session.commit()
-    await _publish(replayed, session=session)
+    await _publish(replayed)
     return replayed[0]
 
 
@@ -88,7 +88,7 @@ async def replay_matching(
         skipped += len(batch) - len(runnable)
         tasks = await _replay(session=session, task_ids=runnable)
         await session.commit()
-        await _publish(tasks, session=session)
+        await _publish(tasks)
         replayed.extend(task.id for task in tasks)
         if len(batch) < wanted:
             break
@@ -191,7 +191,7 @@ def _can_replay(task: Task) -> bool:
     return True
 
 
-async def _publish(tasks: Sequence[Task], *, session: AsyncSession) -> None:
+async def _publish(tasks: Sequence[Task]) -> None:
     """Publish the committed tasks; mark the confirmed ones, leave the rest to the relay."""
     outcomes = await asyncio.gather(
         *(publish_task(TaskMessage.model_validate(task, from_attributes=True)) for task in tasks),
@@ -200,8 +200,8 @@ async def _publish(tasks: Sequence[Task], *, session: AsyncSession) -> None:
     published = [task.id for task, outcome in zip(tasks, outcomes, strict=True) if outcome is None]
     if len(published) < len(tasks):
         logger.warning("%d replayed task(s) not published yet", len(tasks) - len(published))
-    if published:
-        await session.execute(
-            update(Task).where(Task.id.in_(published)).values(published_at=func.now())
-        )
-        await session.commit()
+    try:
+        await mark_published(published)
+    except Exception as error:
+        # Unmarked, they are published again by the relay; a claim runs each once.
+        logger.warning("could not mark %d replayed task(s) published: %s", len(published), error)

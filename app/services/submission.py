@@ -269,9 +269,15 @@ async def _publish(tasks: list[TaskRow]) -> None:
 
 async def _mark_published(task_ids: list[uuid.UUID]) -> None:
     try:
-        await asyncio.gather(*(_published_marks.submit(task_id) for task_id in task_ids))
+        await mark_published(task_ids)
     except Exception as error:
         logger.warning("could not mark %d task(s) published: %s", len(task_ids), error)
+
+
+async def mark_published(task_ids: Sequence[uuid.UUID]) -> None:
+    """Record that the tasks' messages were confirmed, in one statement shared with
+    concurrent callers; it locks rows in id order, as claims do, so the two never deadlock."""
+    await asyncio.gather(*(_published_marks.submit(task_id) for task_id in task_ids))
 
 
 async def _record_published(task_ids: list[uuid.UUID]) -> list[None]:
