@@ -38,6 +38,11 @@ DELAY_EXCHANGE_SUFFIX = ".delay"
 DELAY_QUEUE_SUFFIX = ".delayed"
 MAX_DELAY_LEVEL = 12
 
+# Concurrent submits of one queue and band travel as one message of up to this many tasks,
+# marked with this header: one publish, one delivery and one ack carry them all.
+TASK_BATCH_LIMIT = 100
+HEADER_TASK_BATCH = "x-taskgate-batch"
+
 # Headers on dead-lettered messages: why the worker gave up, and on which task.
 HEADER_DEAD_REASON = "x-taskgate-reason"
 HEADER_TASK_ID = "x-taskgate-task-id"

@@ -27,6 +27,15 @@ class TaskMessage(BaseModel):
     )
 
 
+class TaskBatchMessage(BaseModel):
+    """Tasks of one named queue and priority band, published together: each is run and
+    recorded on its own; the message is acked once every one of them is."""
+
+    tasks: list[TaskMessage] = Field(
+        min_length=1, max_length=constants.TASK_BATCH_LIMIT, description="The tasks to run."
+    )
+
+
 class CancelMessage(BaseModel):
     """A client asked to cancel a running task."""
 

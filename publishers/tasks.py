@@ -1,6 +1,8 @@
 """Publishers: declared once as objects, so they appear in the AsyncAPI schema."""
 
 import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -10,7 +12,7 @@ from aio_pika.abc import AbstractRobustQueue, FieldValue
 from app.settings import get_settings
 from publishers import constants
 from publishers.broker import broker
-from publishers.messages import CancelMessage, TaskMessage
+from publishers.messages import CancelMessage, TaskBatchMessage, TaskMessage
 from publishers.topology import (
     Band,
     band_of,
@@ -35,6 +37,20 @@ task_publisher = broker.publisher(
     description=(
         "A task accepted by the API, for a worker to run, routed to its named queue's "
         "priority band (high: 7-9, normal: 3-6, low: 0-2)."
+    ),
+)
+
+task_batch_publisher = broker.publisher(
+    exchange=work_exchange,
+    persist=True,
+    mandatory=True,
+    schema=TaskBatchMessage,
+    headers={constants.HEADER_TASK_BATCH: True},
+    title="submit-tasks",
+    description=(
+        f"Up to {constants.TASK_BATCH_LIMIT} tasks of one named queue and priority band, "
+        "accepted together (concurrent submits, or a batch), as one message marked with "
+        f"the `{constants.HEADER_TASK_BATCH}` header."
     ),
 )
 
@@ -75,8 +91,58 @@ dead_letter_publisher = broker.publisher(
 async def publish_task(message: TaskMessage) -> None:
     """Publish a task for the workers; returns once the broker confirmed it, raises
     TimeoutError when it does not confirm in PUBLISH_TIMEOUT_SECONDS."""
-    async with asyncio.timeout(get_settings().publish_timeout_seconds):
-        await task_publisher.publish(message, routing_key=_route(message))
+    await _confirmed_in_time(task_publisher.publish(message, routing_key=_route(message)))
+
+
+async def publish_tasks(messages: Sequence[TaskMessage]) -> list[BaseException | None]:
+    """Publish tasks for the workers, those of one queue and band together in messages of
+    up to TASK_BATCH_LIMIT; for each task, None once confirmed, else the error."""
+    by_route: defaultdict[str, list[int]] = defaultdict(list)
+    for index, message in enumerate(messages):
+        by_route[_route(message)].append(index)
+    limit = constants.TASK_BATCH_LIMIT
+    chunks = [
+        (route, indexes[start : start + limit])
+        for route, indexes in by_route.items()
+        for start in range(0, len(indexes), limit)
+    ]
+    outcomes = await asyncio.gather(
+        *(
+            _publish_chunk([messages[index] for index in indexes], route)
+            for route, indexes in chunks
+        ),
+        return_exceptions=True,
+    )
+    results: list[BaseException | None] = [None] * len(messages)
+    for (_, indexes), outcome in zip(chunks, outcomes, strict=True):
+        for index in indexes:
+            results[index] = outcome
+    return results
+
+
+async def _publish_chunk(messages: list[TaskMessage], route: str) -> None:
+    if len(messages) == 1:
+        await _confirmed_in_time(task_publisher.publish(messages[0], routing_key=route))
+    else:
+        batch = TaskBatchMessage(tasks=messages)
+        await _confirmed_in_time(task_batch_publisher.publish(batch, routing_key=route))
+
+
+async def _confirmed_in_time(publishing: Awaitable[Any]) -> None:
+    """Wait for the broker's confirm at most PUBLISH_TIMEOUT_SECONDS, then raise
+    TimeoutError. The publish runs as its own task: should the client library hold on
+    through a cancellation while the connection drops, the caller still returns in time."""
+    seconds = get_settings().publish_timeout_seconds
+    publish = asyncio.ensure_future(publishing)
+    try:
+        done, _ = await asyncio.wait({publish}, timeout=seconds)
+    except asyncio.CancelledError:
+        publish.cancel()
+        raise
+    if not done:
+        publish.cancel()
+        raise TimeoutError(f"RabbitMQ did not confirm the publish within {seconds} s")
+    publish.result()
 
 
 async def publish_task_later(message: TaskMessage, *, delay_seconds: float) -> None:

@@ -32,36 +32,40 @@ async def record_dead_letter_message(message: RabbitMessage) -> None:
         # The worker marked the task dead before sending this. Marking it again could undo
         # a replay, or bring back a purge, that came in between.
         return
-    task_id, name, payload = _task_fields(message.body)
     header_id = headers.get(constants.HEADER_TASK_ID)
-    if task_id is None and header_id:
-        task_id = UUID(str(header_id))
-    try:
-        async with SessionFactory() as session:
-            # Recorded as it came, less what PostgreSQL cannot hold (a NUL, say).
-            await record_dead_letter(
-                session=session,
-                task_id=task_id,
-                name=make_storable(name),
-                payload=make_storable(payload),
-                reason=make_storable(_reason(headers)),
-            )
-    except Exception as error:
-        if not database_unavailable(error):
-            raise
-        # Dropping it would lose the only copy: wait the outage out instead.
-        await requeue_after_pause(error, what="a dead letter")
+    for task_id, name, payload in _tasks_in(message.body):
+        if task_id is None and header_id:
+            task_id = UUID(str(header_id))
+        try:
+            async with SessionFactory() as session:
+                # Recorded as it came, less what PostgreSQL cannot hold (a NUL, say).
+                await record_dead_letter(
+                    session=session,
+                    task_id=task_id,
+                    name=make_storable(name),
+                    payload=make_storable(payload),
+                    reason=make_storable(_reason(headers)),
+                )
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # Dropping it would lose the only copy: wait the outage out instead.
+            await requeue_after_pause(error, what="a dead letter")
 
 
-def _task_fields(body: bytes) -> tuple[UUID | None, str, dict[str, Any]]:
-    """(id, name, payload) of a task message, or what can be kept of an unreadable one."""
+def _tasks_in(body: bytes) -> list[tuple[UUID | None, str, dict[str, Any]]]:
+    """(id, name, payload) of each task a message carries (a batch carries several), or
+    what can be kept of an unreadable one."""
     try:
         data = json.loads(body)
-        task_id = UUID(str(data["id"]))
-        return task_id, str(data.get("name", "")), dict(data.get("payload") or {})
+        items = data["tasks"] if isinstance(data, dict) and "tasks" in data else [data]
+        return [
+            (UUID(str(item["id"])), str(item.get("name", "")), dict(item.get("payload") or {}))
+            for item in items
+        ]
     except (ValueError, TypeError, KeyError, AttributeError):
         raw = body[:RAW_BODY_LIMIT].decode("utf-8", errors="replace")
-        return None, "", {"raw": raw}
+        return [(None, "", {"raw": raw})]
 
 
 def _reason(headers: dict[str, Any]) -> str:

@@ -131,3 +131,31 @@ async def test_batched_writes_on_the_same_rows_never_deadlock(migrated_database)
 
     # Then every statement went through (no deadlock aborted one)
     assert [o for o in outcomes if isinstance(o, BaseException)] == []
+
+
+async def test_a_claim_marks_its_task_published_and_the_api_mark_leaves_it_alone(
+    migrated_database,
+):
+    # Given a queued task a worker claimed before the API marked it published, and one
+    # no worker has claimed yet
+    claimed, waiting = await insert("queued"), await insert("queued")
+    async with raw.connection() as connection:
+        await transitions.claim_many(connection=connection, task_ids=[claimed], lease=LEASE)
+
+    # When the API marks both published
+    await mark_published([claimed, waiting])
+
+    # Then the claim's mark stands (no second row version), and the waiting one is marked
+    async with SessionFactory() as session:
+        rows = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT id, published_at = started_at AS by_claim FROM tasks "
+                        "WHERE id IN (:claimed, :waiting) AND published_at IS NOT NULL"
+                    ),
+                    {"claimed": claimed, "waiting": waiting},
+                )
+            ).all()
+        )
+    assert rows == {claimed: True, waiting: False}

@@ -64,6 +64,8 @@ CLAIM_MANY = """
         started_at = now(),
         lease_expires_at = now() + $2::interval,
         due_at = NULL,
+        -- A claim proves the message arrived: the API's own mark may then skip the row.
+        published_at = coalesce(tasks.published_at, now()),
         errors = CASE WHEN tasks.status = 'running' THEN tasks.errors || jsonb_build_array(
             jsonb_build_object(
                 'attempt', tasks.attempts, 'started_at', tasks.started_at,

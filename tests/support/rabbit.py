@@ -1,5 +1,7 @@
 """Direct access to the real RabbitMQ, for setup and for what the API cannot show."""
 
+from typing import Any
+
 import aio_pika
 from aio_pika.exceptions import ChannelClosed
 
@@ -64,7 +66,13 @@ async def delete_queues(*names: str) -> None:
             await channel.queue_delete(name)
 
 
-async def publish_raw(exchange: str, routing_key: str, body: bytes, content_type: str) -> None:
+async def publish_raw(
+    exchange: str,
+    routing_key: str,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, Any] | None = None,
+) -> None:
     """Publish bytes as they are, bypassing Taskgate's publishers (for poison messages)."""
     connection = await _connect()
     async with connection:
@@ -72,6 +80,21 @@ async def publish_raw(exchange: str, routing_key: str, body: bytes, content_type
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         target = await channel.get_exchange(exchange, ensure=True)
         await target.publish(
-            aio_pika.Message(body, content_type=content_type, delivery_mode=2),
+            aio_pika.Message(body, content_type=content_type, delivery_mode=2, headers=headers),
             routing_key=routing_key,
         )
+
+
+async def take_messages(
+    queue: str, *, limit: int = 100
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Take (and ack) the messages waiting in `queue`, up to `limit`."""
+    connection = await _connect()
+    taken = []
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        while len(taken) < limit and (message := await declared.get(fail=False)) is not None:
+            await message.ack()
+            taken.append(message)
+    return taken
