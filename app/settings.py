@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     rmq_queue_routing_key_dead_letter: str = constants.DEFAULT_DEAD_LETTER_ROUTING_KEY
     rmq_queue_dead_letter_name: str = constants.DEFAULT_DEAD_LETTER_QUEUE
 
-    # Messages a worker process holds and runs at once (see README: "Scaling workers").
+    # Tasks a worker process runs at once, and messages each of its band consumers may hold
+    # (one may carry up to 100 tasks); see README: "Scaling workers".
+    worker_concurrency: int = Field(default=256, ge=1, le=10_000)
     worker_prefetch: int = Field(default=16, ge=1, le=1000)
 
     # A running task's lease: renewed by its worker every third of it; once it lapses (the

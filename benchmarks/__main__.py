@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from app.settings import Settings
 from benchmarks import state
 from benchmarks.processes import cancel_on_sigterm
 from benchmarks.report import table, write_summary
@@ -100,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit("interrupted: processes stopped, bench queues and databases removed")
     print(
         f"\nN={args.tasks}, C={args.concurrency}, rounds={args.rounds}, "
-        f"prefetch={args.prefetch}, pool size={args.pool_size}, batches of {MODES['batch']}"
+        f"prefetch={args.prefetch}, pool size={args.pool_size}, batches of {MODES['batch']}, "
+        f"Taskgate worker concurrency={Settings.model_fields['worker_concurrency'].default}"
         f"{f', paced at {args.rate:g} tasks/s' if args.rate else ''}\n"
     )
     print(table(runs))

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 router = RabbitRouter(middlewares=(PoisonMessageMiddleware,))
 cancel_requests = CancelRequests()
 leases = LeaseKeeper(get_settings().task_lease_seconds, cancel_requests)
-gate = AdmissionGate(slots=get_settings().worker_prefetch)
+gate = AdmissionGate(slots=get_settings().worker_concurrency)
 executor = Executor(leases=leases, cancel_requests=cancel_requests)
 
 

@@ -40,7 +40,9 @@ async def test_a_high_priority_task_starts_before_5000_low_ones(
     high = response.json()
 
     # When a worker for that queue starts
-    await start_queue_worker(ordering_queue, WORKER_PREFETCH=str(SLOTS))
+    await start_queue_worker(
+        ordering_queue, WORKER_CONCURRENCY=str(SLOTS), WORKER_PREFETCH=str(SLOTS)
+    )
     finished = await wait_terminal(client, high["id"], timeout=TASK_TIMEOUT)
 
     # Then the high one ran, and at most the worker's slots of low ones started before it
