@@ -38,6 +38,15 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--modes", default=",".join(MODES), help="single,batch")
     parser.add_argument(
+        "--api-processes", type=int, default=1, help="Taskgate API processes (uvicorn --workers)"
+    )
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        help="Taskgate worker processes (faststream run --workers)",
+    )
+    parser.add_argument(
         "--rate", type=float, default=0.0, help="pace the load at this many tasks/s (0: unpaced)"
     )
     parser.add_argument("--chart", default=str(CHART), help="where the PNG goes ('' for none)")
@@ -52,7 +61,8 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 async def bench(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
     cancel_on_sigterm()
     sizes = {"prefetch": args.prefetch, "pool_size": args.pool_size}
-    systems = [baseline(**sizes), taskgate(**sizes)]
+    processes = {"api_processes": args.api_processes, "worker_processes": args.worker_processes}
+    systems = [baseline(**sizes), taskgate(**sizes, **processes)]
     folder = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
@@ -102,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"\nN={args.tasks}, C={args.concurrency}, rounds={args.rounds}, "
         f"prefetch={args.prefetch}, pool size={args.pool_size}, batches of {MODES['batch']}, "
-        f"Taskgate worker concurrency={Settings.model_fields['worker_concurrency'].default}"
+        f"Taskgate worker concurrency={Settings.model_fields['worker_concurrency'].default}, "
+        f"Taskgate processes: {args.api_processes} API, {args.worker_processes} worker"
         f"{f', paced at {args.rate:g} tasks/s' if args.rate else ''}\n"
     )
     print(table(runs))

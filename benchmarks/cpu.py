@@ -138,8 +138,8 @@ class CpuMeter:
     def _fixed(self) -> dict[str, float]:
         """CPU so far of the processes that live through the window."""
         return {
-            "api": procfs.cpu_seconds(self.api_pid),
-            "worker": procfs.cpu_seconds(self.worker_pid),
+            "api": procfs.tree_cpu_seconds(self.api_pid),
+            "worker": procfs.tree_cpu_seconds(self.worker_pid),
             "rabbitmq": sum(procfs.cpu_seconds(pid) for pid in procfs.pids_named("beam.smp")),
         }
 

@@ -43,6 +43,30 @@ def cpu_seconds(pid: int) -> float:
     return found.cpu
 
 
+def tree(pid: int) -> list[int]:
+    """The process and all its descendants (uvicorn's or FastStream's worker processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (found := stat(int(entry.name))) is not None:
+            children.setdefault(found.ppid, []).append(int(entry.name))
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        pending.extend(children.get(current, []))
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a live process and its live descendants, in seconds."""
+    return sum(found.cpu for each in tree(pid) if (found := stat(each)) is not None)
+
+
+def tree_memory_kib(pid: int, field: str) -> int:
+    """`memory_kib` summed over the process and its descendants."""
+    return sum(memory_kib(each, field) for each in tree(pid))
+
+
 def memory_kib(pid: int, field: str) -> int:
     """A /proc/<pid>/status memory field in KiB: VmRSS (now) or VmHWM (peak)."""
     for line in (PROC / str(pid) / "status").read_text().splitlines():

@@ -18,7 +18,7 @@ from benchmarks.outcome import (
     transactions,
     wait_finished,
 )
-from benchmarks.procfs import memory_kib
+from benchmarks.procfs import tree_memory_kib
 from benchmarks.stack import Stack
 from benchmarks.stats import buckets, percentile
 from benchmarks.systems import ROOT, System
@@ -119,8 +119,8 @@ async def measure(spec: RunSpec) -> dict[str, Any]:
         cpu = await meter.stop()
         stack.check_alive()
         peak_rss_mib = {
-            "api": memory_kib(stack.api.pid, "VmHWM") / 1024,
-            "worker": memory_kib(stack.worker.pid, "VmHWM") / 1024,
+            "api": tree_memory_kib(stack.api.pid, "VmHWM") / 1024,
+            "worker": tree_memory_kib(stack.worker.pid, "VmHWM") / 1024,
         }
     finally:
         stack.stop()

@@ -65,7 +65,18 @@ def _uvicorn(app: str, port: int) -> tuple[str, ...]:
     )
 
 
-def taskgate(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_SIZE) -> System:
+def _processes(count: int) -> tuple[str, ...]:
+    # uvicorn and `faststream run` both fork that many processes under one parent.
+    return ("--workers", str(count)) if count > 1 else ()
+
+
+def taskgate(
+    *,
+    prefetch: int = DEFAULT_PREFETCH,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    api_processes: int = 1,
+    worker_processes: int = 1,
+) -> System:
     """Taskgate as shipped (`app.main:app`, `subscribers.worker:app`) on bench names."""
     base, dead_letter_queue = f"{TASKGATE_PREFIX}.tasks", f"{TASKGATE_PREFIX}.dead-letter"
     # The no-op handler's tasks go to the `default` queue's normal band.
@@ -82,9 +93,14 @@ def taskgate(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_
         table="tasks",
         submit_path="/api/v1/queue/",
         batch_path="/api/v1/queue/batch",
-        api_args=_uvicorn("app.main:app", TASKGATE_PORT),
+        api_args=(*_uvicorn("app.main:app", TASKGATE_PORT), *_processes(api_processes)),
         # As `make worker` runs it.
-        worker_args=(str(BIN / "faststream"), "run", "subscribers.worker:app"),
+        worker_args=(
+            str(BIN / "faststream"),
+            "run",
+            "subscribers.worker:app",
+            *_processes(worker_processes),
+        ),
         env={
             "DB_NAME": TASKGATE_DATABASE,
             "RMQ_QUEUE_EXCHANGE": TASKGATE_PREFIX,

@@ -176,16 +176,20 @@ def _task_row(submission: Submission) -> dict[str, Any]:
     queue = submission.queue or handler.queue
     if queue != handler.queue and queue not in (known := known_queues()):
         raise UnknownQueueError(queue, known)
-    request = {
-        "name": submission.name,
-        "payload": payload,
-        "queue": queue,
-        "priority": submission.priority,
-        "max_attempts": max_attempts,
-        "delay_seconds": submission.delay_seconds,
-        "run_at": submission.run_at.isoformat() if submission.run_at else None,
-    }
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    request_hash = None
+    if submission.idempotency_key is not None:
+        # What a repeat with the same key must match; without a key nothing compares it.
+        request = {
+            "name": submission.name,
+            "payload": payload,
+            "queue": queue,
+            "priority": submission.priority,
+            "max_attempts": max_attempts,
+            "delay_seconds": submission.delay_seconds,
+            "run_at": submission.run_at.isoformat() if submission.run_at else None,
+        }
+        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        request_hash = hashlib.sha256(canonical.encode()).hexdigest()
     now = datetime.now(UTC)
     run_at = submission.start_at(now)
     # A scheduled task waits in PostgreSQL, not in the broker; the relay sends it when due.
@@ -201,7 +205,7 @@ def _task_row(submission: Submission) -> dict[str, Any]:
         "max_attempts": max_attempts,
         "tenant": DEFAULT_TENANT,
         "idempotency_key": submission.idempotency_key,
-        "request_hash": hashlib.sha256(canonical.encode()).hexdigest(),
+        "request_hash": request_hash,
     }
 
 
