@@ -33,6 +33,38 @@ async def test_requests_arriving_during_a_flush_share_the_next_one():
     assert results == [n * 2 for n in range(50)]
 
 
+async def test_with_two_flushes_in_flight_the_third_batch_waits_for_one_to_finish():
+    # Given a coalescer allowed two flushes at once, each flush held until released
+    batches: list[list[int]] = []
+    releases: list[asyncio.Event] = []
+
+    async def flush(requests: list[int]) -> list[int]:
+        batches.append(requests)
+        releases.append(release := asyncio.Event())
+        await release.wait()
+        return requests
+
+    coalescer = Coalescer(flush, in_flight=2)
+
+    # When one request arrives, then a second, then 10 more while both flushes run
+    first = asyncio.create_task(coalescer.submit(0))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(coalescer.submit(1))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(coalescer.submit(n)) for n in range(2, 12)]
+    await asyncio.sleep(0)
+
+    # Then the first two went out at once, and the rest wait, together, for a free flush
+    assert batches == [[0], [1]]
+    releases[0].set()
+    assert await first == 0
+    await asyncio.sleep(0)
+    assert batches == [[0], [1], list(range(2, 12))]
+    for release in releases:
+        release.set()
+    assert await asyncio.gather(second, *rest) == list(range(1, 12))
+
+
 async def test_a_flush_error_is_raised_to_each_of_its_requests_and_the_next_flush_runs():
     calls = 0
 

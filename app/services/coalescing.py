@@ -3,7 +3,9 @@
 The first request starts a flush at once; requests that arrive while it runs wait for the
 next one, which takes all of them. Under light load a request costs what it did alone;
 under heavy load each flush carries up to `max_batch` of them, so the per-request cost of
-statements, transactions and commits falls with the load.
+statements, transactions and commits falls with the load. `in_flight` lets that many
+flushes run at once: a burst then need not wait out the whole round trip of the one before
+(a broker's confirm, say), at the price of smaller batches.
 """
 
 import asyncio
@@ -25,25 +27,29 @@ DEADLOCK_RETRIES = 3
 
 class Coalescer(Generic[Request, Result]):
     """Calls `flush(requests)` (one result per request, in order) for whatever requests
-    are waiting, one flush at a time."""
+    are waiting, up to `in_flight` flushes at a time."""
 
     def __init__(
         self,
         flush: Callable[[list[Request]], Awaitable[Sequence[Result]]],
         *,
         max_batch: int = 500,
+        in_flight: int = 1,
     ) -> None:
         self._flush = flush
         self._max_batch = max_batch
+        self._in_flight = in_flight
         self._waiting: list[tuple[Request, asyncio.Future[Result]]] = []
-        self._runner: asyncio.Task[None] | None = None
+        self._runners: set[asyncio.Task[None]] = set()
 
     async def submit(self, request: Request) -> Result:
         """The result of `request`, from the next flush; a flush's error is raised here."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
+        if len(self._runners) < self._in_flight:
+            runner = asyncio.create_task(self._run())
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
         # Shielded: once taken into a flush, a request is carried out even if its caller
         # is cancelled (a worker shutting down), like a statement already sent.
         return await asyncio.shield(future)

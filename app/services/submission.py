@@ -233,13 +233,16 @@ async def _record_single_submits(
     ]
 
 
-_single_submits = Coalescer(_record_single_submits)
+_single_submits = Coalescer(_record_single_submits, in_flight=2)
 
 
 async def _record(connection: Any, rows: list[dict[str, Any]]) -> list[Accepted | _Conflict]:
     """Insert the rows; a row whose key is taken stands for the task that holds it, or is a
     conflict if that task was made by a different request."""
-    columns = [[row[column] for row in rows] for column in INSERTED_COLUMNS]
+    # Keys in one order in every statement: two concurrent inserts that share keys then
+    # wait on each other's rows in the same order, never in a cycle (a deadlock).
+    in_key_order = sorted(rows, key=lambda row: row["idempotency_key"] or "")
+    columns = [[row[column] for row in in_key_order] for column in INSERTED_COLUMNS]
     created = await connection.fetch(INSERT_TASKS, *columns)
     by_id = {record["id"]: dict(record) for record in created}
     keys = [row["idempotency_key"] for row in rows if row["id"] not in by_id]
@@ -281,7 +284,7 @@ async def _publish(tasks: list[TaskRow], *, alone: bool) -> None:
         marking.add_done_callback(_marking.discard)
 
 
-_single_publishes = Coalescer(publish_tasks)
+_single_publishes = Coalescer(publish_tasks, in_flight=2)
 
 
 async def _mark_published(task_ids: list[uuid.UUID]) -> None:
