@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.services import transitions
-from app.services.submission import mark_published
+from app.services.submission import Publish, mark_published
 from db import raw
 from db.session import SessionFactory
 
@@ -110,7 +110,7 @@ async def test_batched_writes_on_the_same_rows_never_deadlock(migrated_database)
     # When published marks (of submits and replays), lease renewals and claims hit them at
     # once, each listing the rows in its own order (locking in list order would deadlock)
     async def mark(order: list[uuid.UUID]) -> None:
-        await mark_published(order)
+        await mark_published([Publish(task_id, 0) for task_id in order])
 
     async def renew(order: list[uuid.UUID]) -> None:
         async with SessionFactory() as session:
@@ -143,7 +143,7 @@ async def test_a_claim_marks_its_task_published_and_the_api_mark_leaves_it_alone
         await transitions.claim_many(connection=connection, task_ids=[claimed], lease=LEASE)
 
     # When the API marks both published
-    await mark_published([claimed, waiting])
+    await mark_published([Publish(claimed, 0), Publish(waiting, 0)])
 
     # Then the claim's mark stands (no second row version), and the waiting one is marked
     async with SessionFactory() as session:
@@ -159,3 +159,33 @@ async def test_a_claim_marks_its_task_published_and_the_api_mark_leaves_it_alone
             ).all()
         )
     assert rows == {claimed: True, waiting: False}
+
+
+async def test_a_late_mark_of_a_first_publish_leaves_a_task_replayed_since_unpublished(
+    migrated_database,
+):
+    # Given a task whose first publish was confirmed, and which died and was replayed (so
+    # it is unpublished again, its replay's message not confirmed) before the mark came
+    task_id = await insert("queued")
+    async with SessionFactory() as session:
+        await session.execute(
+            text("UPDATE tasks SET replays = 1, published_at = NULL WHERE id = :id"),
+            {"id": task_id},
+        )
+        await session.commit()
+
+    # When the mark of the first publish arrives late
+    await mark_published([Publish(task_id, 0)])
+
+    # Then the task stays unpublished, for the relay to send; the replay's own mark counts
+    async def published() -> bool:
+        async with SessionFactory() as session:
+            found = await session.scalar(
+                text("SELECT published_at IS NOT NULL FROM tasks WHERE id = :id"),
+                {"id": task_id},
+            )
+        return bool(found)
+
+    assert not await published()
+    await mark_published([Publish(task_id, 1)])
+    assert await published()

@@ -24,7 +24,7 @@ from app.services.dead_letters import (
     not_dead_error,
 )
 from app.services.errors import InvalidPayloadError, NotReplayableError, UnknownHandlerError
-from app.services.submission import mark_published, validate_submission
+from app.services.submission import Publish, mark_published, validate_submission
 from db.models import Task, TaskStatus
 from publishers.messages import TaskMessage
 from publishers.tasks import publish_task
@@ -197,7 +197,11 @@ async def _publish(tasks: Sequence[Task]) -> None:
         *(publish_task(TaskMessage.model_validate(task, from_attributes=True)) for task in tasks),
         return_exceptions=True,
     )
-    published = [task.id for task, outcome in zip(tasks, outcomes, strict=True) if outcome is None]
+    published = [
+        Publish(task.id, task.replays)
+        for task, outcome in zip(tasks, outcomes, strict=True)
+        if outcome is None
+    ]
     if len(published) < len(tasks):
         logger.warning("%d replayed task(s) not published yet", len(tasks) - len(published))
     try:

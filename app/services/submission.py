@@ -23,6 +23,7 @@ from app.services.errors import (
 )
 from app.services.payloads import unstorable
 from app.services.queues import known_queues
+from app.settings import get_settings
 from db import raw
 from db.models import TaskStatus
 from publishers import constants
@@ -63,17 +64,24 @@ INSERTED_COLUMNS = (
 )
 KEY_HOLDERS = "SELECT * FROM tasks WHERE tenant = $1 AND idempotency_key = ANY($2::text[])"
 # Rows locked in id order, as every batched statement does: two never deadlock.
-# Rows a claim has marked already, or holds now (it marks them), are left alone: under
-# normal load that is most of them, and the mark costs no row version and waits on no lock.
+# A mark names the publish it records by the task's replay count: a task replayed since
+# (unpublished again) is left to the publish of its replay. Rows a claim has marked
+# already, or holds now (it marks them), are left alone too: under normal load that is
+# most of them, and the mark costs no row version and waits on no lock.
 MARK_PUBLISHED = """
 WITH unmarked AS (
-    SELECT id FROM tasks WHERE id = ANY($1::uuid[]) AND published_at IS NULL
-    ORDER BY id FOR UPDATE SKIP LOCKED
+    SELECT tasks.id FROM tasks
+    JOIN unnest($1::uuid[], $2::int[]) AS published(id, replays)
+      ON tasks.id = published.id AND tasks.replays = published.replays
+    WHERE tasks.published_at IS NULL
+    ORDER BY tasks.id FOR UPDATE OF tasks SKIP LOCKED
 )
 UPDATE tasks SET published_at = now() FROM unmarked WHERE tasks.id = unmarked.id
 """
-# How long a published task is left to its worker's claim before the API marks it itself.
-PUBLISHED_MARK_DELAY_SECONDS = 0.2
+# How long a published task is left to its worker's claim before the API marks it itself:
+# long enough that the claim usually comes first (so the mark writes nothing), and at most
+# half the relay's grace, so the relay never takes a published task for an unpublished one.
+PUBLISHED_MARK_DELAY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,14 @@ class Accepted:
 
     task: TaskRow
     created: bool
+
+
+@dataclass(frozen=True)
+class Publish:
+    """A confirmed publish of a task: of its submit (replays 0) or of its nth replay."""
+
+    task_id: uuid.UUID
+    replays: int
 
 
 def validate_submission(
@@ -148,7 +164,7 @@ async def submit_batch(*, submissions: Sequence[Submission]) -> list[Accepted]:
             problems.append((index, error))
     if problems:
         raise InvalidBatchError(problems)
-    async with raw.transaction() as connection:
+    async with _batch_transactions, raw.transaction() as connection:
         recorded = await _record(connection, rows)
         conflicts = [
             (index, conflict.key, conflict.task_id)
@@ -168,6 +184,11 @@ async def submit_batch(*, submissions: Sequence[Submission]) -> list[Accepted]:
         alone=False,
     )
     return accepted
+
+
+# Batches beyond this wait their turn here rather than open connections past the pool: a
+# new PostgreSQL connection costs more CPU than the batch's INSERT, and is closed again.
+_batch_transactions = asyncio.Semaphore(max(1, get_settings().db_pool_size // 2))
 
 
 def _task_row(submission: Submission) -> dict[str, Any]:
@@ -273,7 +294,9 @@ async def _publish(tasks: list[TaskRow], *, alone: bool) -> None:
     else:
         outcomes = await publish_tasks(messages)
     published = [
-        task["id"] for task, outcome in zip(tasks, outcomes, strict=True) if outcome is None
+        Publish(task["id"], task["replays"])
+        for task, outcome in zip(tasks, outcomes, strict=True)
+        if outcome is None
     ]
     if len(published) < len(tasks):
         # Those rows are committed and stay unpublished (published_at IS NULL) for the relay.
@@ -287,24 +310,29 @@ async def _publish(tasks: list[TaskRow], *, alone: bool) -> None:
 _single_publishes = Coalescer(publish_tasks, in_flight=2)
 
 
-async def _mark_published(task_ids: list[uuid.UUID]) -> None:
+async def _mark_published(publishes: list[Publish]) -> None:
     try:
-        await asyncio.sleep(PUBLISHED_MARK_DELAY_SECONDS)
-        await mark_published(task_ids)
+        grace = get_settings().outbox_grace_seconds
+        await asyncio.sleep(min(PUBLISHED_MARK_DELAY_SECONDS, grace / 2))
+        await mark_published(publishes)
     except Exception as error:
-        logger.warning("could not mark %d task(s) published: %s", len(task_ids), error)
+        logger.warning("could not mark %d task(s) published: %s", len(publishes), error)
 
 
-async def mark_published(task_ids: Sequence[uuid.UUID]) -> None:
+async def mark_published(publishes: Sequence[Publish]) -> None:
     """Record that the tasks' messages were confirmed, in one statement shared with
     concurrent callers; it locks rows in id order, as claims do, so the two never deadlock."""
-    await asyncio.gather(*(_published_marks.submit(task_id) for task_id in task_ids))
+    await asyncio.gather(*(_published_marks.submit(publish) for publish in publishes))
 
 
-async def _record_published(task_ids: list[uuid.UUID]) -> list[None]:
+async def _record_published(publishes: list[Publish]) -> list[None]:
     async with raw.connection() as connection:
-        await connection.execute(MARK_PUBLISHED, task_ids)
-    return [None] * len(task_ids)
+        await connection.execute(
+            MARK_PUBLISHED,
+            [publish.task_id for publish in publishes],
+            [publish.replays for publish in publishes],
+        )
+    return [None] * len(publishes)
 
 
 _published_marks = Coalescer(_record_published)
