@@ -22,11 +22,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator  # noqa
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app.handlers.loader import load_handlers  # noqa: E402
 from app.services.queues import known_queues  # noqa: E402
 from app.settings import get_settings  # noqa: E402
 from db.create_database import connect, recreate_database  # noqa: E402
+from db.session import SessionFactory  # noqa: E402
+from publishers.topology import Band  # noqa: E402
 from tests.chaos.handlers import COUNTER_TABLES  # noqa: E402
 from tests.support import processes, rabbit  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
@@ -90,6 +93,17 @@ async def worker(client: httpx.AsyncClient) -> AsyncIterator[processes.Process]:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+async def ordering_queue(client: httpx.AsyncClient) -> AsyncIterator[str]:
+    """The `ordering` queue (only a worker a test starts consumes it), emptied of messages
+    and tasks after the test."""
+    yield "ordering"
+    await rabbit.purge_queues(*(rabbit.band_queue("ordering", band) for band in Band))
+    async with SessionFactory() as session:
+        await session.execute(text("DELETE FROM tasks WHERE queue = 'ordering'"))
+        await session.commit()
 
 
 QueueWorkerFactory = Callable[..., Awaitable[processes.Process]]

@@ -136,3 +136,27 @@ async def test_a_cancelled_caller_does_not_cancel_the_flush(count):
 
     # Then the statement was still carried out for them
     assert flushed == [list(range(count))]
+
+
+async def test_a_request_made_as_the_last_flush_ends_is_flushed_too():
+    # Given a task that submits as soon as a flush runs, woken before that flush ends
+    flushing = asyncio.Event()
+
+    async def flush(requests: list[int]) -> list[int]:
+        flushing.set()
+        return requests
+
+    coalescer = Coalescer(flush)
+
+    async def follower() -> int:
+        await flushing.wait()
+        return await coalescer.submit(2)
+
+    following = asyncio.create_task(follower())
+    await asyncio.sleep(0)
+
+    # When the flush of a first request runs and ends with nothing else waiting
+    assert await coalescer.submit(1) == 1
+
+    # Then the follower's request is flushed too, not left for a request after it
+    assert await asyncio.wait_for(following, timeout=1) == 2

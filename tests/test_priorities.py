@@ -4,8 +4,6 @@ import pytest
 from sqlalchemy import text
 
 from db.session import SessionFactory
-from publishers.topology import Band
-from tests.support import rabbit
 from tests.support.api import SUBMIT, TASK_TIMEOUT, wait_terminal
 
 pytestmark = pytest.mark.integration
@@ -15,16 +13,6 @@ BATCH = 1_000
 # Tasks the priority worker runs at once: at most this many low ones can have taken a slot
 # before the high one's message arrived.
 SLOTS = 4
-
-
-@pytest.fixture
-async def ordering_queue(client):
-    """The `ordering` queue, emptied (broker and table) after the test."""
-    yield "ordering"
-    await rabbit.purge_queues(*(rabbit.band_queue("ordering", band) for band in Band))
-    async with SessionFactory() as session:
-        await session.execute(text("DELETE FROM tasks WHERE queue = 'ordering'"))
-        await session.commit()
 
 
 async def test_a_high_priority_task_starts_before_5000_low_ones(

@@ -26,16 +26,6 @@ settings = get_settings()
 BATCH_HEADER = {constants.HEADER_TASK_BATCH: True}
 
 
-@pytest.fixture
-async def ordering_queue(client):
-    """The `ordering` queue (no worker consumes it here), emptied after the test."""
-    yield "ordering"
-    await rabbit.purge_queues(*(rabbit.band_queue("ordering", band) for band in Band))
-    async with SessionFactory() as session:
-        await session.execute(text("DELETE FROM tasks WHERE queue = 'ordering'"))
-        await session.commit()
-
-
 async def test_a_batch_travels_as_one_message_per_priority_band(client, ordering_queue):
     # Given a batch of three low-priority tasks and two high-priority ones
     tasks = [{"name": "ordered", "priority": 0}] * 3 + [{"name": "ordered", "priority": 9}] * 2

@@ -46,10 +46,11 @@ class Coalescer(Generic[Request, Result]):
         """The result of `request`, from the next flush; a flush's error is raised here."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
+        # A runner that has finished is not counted even before its done-callbacks ran: a
+        # request made in between would otherwise wait for the next one to be flushed.
+        self._runners = {runner for runner in self._runners if not runner.done()}
         if len(self._runners) < self._in_flight:
-            runner = asyncio.create_task(self._run())
-            self._runners.add(runner)
-            runner.add_done_callback(self._runners.discard)
+            self._runners.add(asyncio.create_task(self._run()))
         # Shielded: once taken into a flush, a request is carried out even if its caller
         # is cancelled (a worker shutting down), like a statement already sent.
         return await asyncio.shield(future)
