@@ -271,10 +271,10 @@ async def test_replayed_task_whose_publish_failed_is_sent_by_the_relay(
     # Given a dead task, and a broker that does not confirm this process's publishes
     (dead,) = await make_dead(client, [marker()])
 
-    async def unconfirmed(message: object) -> None:
-        raise TimeoutError("the broker did not confirm the publish")
+    async def unconfirmed(messages: list[object]) -> list[BaseException | None]:
+        return [TimeoutError("the broker did not confirm the publish") for _ in messages]
 
-    monkeypatch.setattr(replay, "publish_task", unconfirmed)
+    monkeypatch.setattr(replay, "publish_tasks", unconfirmed)
 
     # When it is replayed
     response = await client.post(replay_path(dead["id"]), json={"payload": {"ok": True}})

@@ -6,7 +6,6 @@ As on submit, the change is committed before the message is sent: a publish the 
 does not confirm leaves `published_at` NULL, and the outbox relay sends it.
 """
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from app.services.errors import InvalidPayloadError, NotReplayableError, Unknown
 from app.services.submission import Publish, mark_published, validate_submission
 from db.models import Task, TaskStatus
 from publishers.messages import TaskMessage
-from publishers.tasks import publish_task
+from publishers.tasks import publish_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -193,10 +192,7 @@ def _can_replay(task: Task) -> bool:
 
 async def _publish(tasks: Sequence[Task]) -> None:
     """Publish the committed tasks; mark the confirmed ones, leave the rest to the relay."""
-    outcomes = await asyncio.gather(
-        *(publish_task(TaskMessage.model_validate(task, from_attributes=True)) for task in tasks),
-        return_exceptions=True,
-    )
+    outcomes = await publish_tasks([TaskMessage.model_validate(task) for task in tasks])
     published = [
         Publish(task.id, task.replays)
         for task, outcome in zip(tasks, outcomes, strict=True)
