@@ -63,8 +63,8 @@ INSERTED_COLUMNS = (
     "request_hash",
 )
 KEY_HOLDERS = "SELECT * FROM tasks WHERE tenant = $1 AND idempotency_key = ANY($2::text[])"
-# Rows locked in id order, as every batched statement does: two never deadlock.
-# A mark names the publish it records by the task's replay count: a task replayed since
+# Rows locked in id order, as every batched statement does: two never deadlock. A mark
+# names the publish it records by the task's replay count: a task replayed since
 # (unpublished again) is left to the publish of its replay. Rows a claim has marked
 # already, or holds now (it marks them), are left alone too: under normal load that is
 # most of them, and the mark costs no row version and waits on no lock.
