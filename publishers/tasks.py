@@ -130,8 +130,10 @@ async def _publish_chunk(messages: list[TaskMessage], route: str) -> None:
 
 async def _confirmed_in_time(publishing: Awaitable[Any]) -> None:
     """Wait for the broker's confirm at most PUBLISH_TIMEOUT_SECONDS, then raise
-    TimeoutError. The publish runs as its own task: should the client library hold on
-    through a cancellation while the connection drops, the caller still returns in time."""
+    TimeoutError; every publish goes through here, so no caller waits on the broker for
+    longer (a broker under a memory alarm blocks publishers indefinitely). The publish runs
+    as its own task: should the client library hold on through a cancellation while the
+    connection drops, the caller still returns in time."""
     seconds = get_settings().publish_timeout_seconds
     publish = asyncio.ensure_future(publishing)
     try:
@@ -147,18 +149,20 @@ async def _confirmed_in_time(publishing: Awaitable[Any]) -> None:
 
 async def publish_task_later(message: TaskMessage, *, delay_seconds: float) -> None:
     """Publish a task to come back to its work queue after `delay_seconds`."""
-    await delayed_task_publisher.publish(
-        message,
-        routing_key=delay_routing_key(delay_level(delay_seconds)),
-        # Dead-lettered at expiry under its original routing keys: CC's is its work queue.
-        headers={"CC": [_route(message)]},
-        expiration=timedelta(seconds=max(delay_seconds, 0.001)),
+    await _confirmed_in_time(
+        delayed_task_publisher.publish(
+            message,
+            routing_key=delay_routing_key(delay_level(delay_seconds)),
+            # Dead-lettered at expiry under its original routing keys: CC's is its work queue.
+            headers={"CC": [_route(message)]},
+            expiration=timedelta(seconds=max(delay_seconds, 0.001)),
+        )
     )
 
 
 async def publish_cancel(message: CancelMessage) -> None:
     """Tell every worker process to stop the task if it is running it."""
-    await cancel_publisher.publish(message)
+    await _confirmed_in_time(cancel_publisher.publish(message))
 
 
 def _route(message: TaskMessage) -> str:
@@ -175,7 +179,7 @@ async def publish_dead_letter(
         headers[constants.HEADER_TASK_ID] = task_id
     if recorded:
         headers[constants.HEADER_DEATH_RECORDED] = True
-    await dead_letter_publisher.publish(body, headers=headers)
+    await _confirmed_in_time(dead_letter_publisher.publish(body, headers=headers))
 
 
 async def declare_topology(queues: list[str]) -> None:
