@@ -17,6 +17,8 @@ from tests.support import processes, rabbit
 from tests.support.waiting import wait_for
 
 TERMINAL = ("succeeded", "dead", "cancelled")
+# How long the load waits for the API to answer one submit before sending it again.
+SUBMIT_TIMEOUT = 10.0
 
 
 def free_port() -> int:
@@ -120,31 +122,59 @@ class Load:
     concurrency: int = 32
     accepted: list[str] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    # Submits the API left unanswered for the client's whole timeout (then sent again).
+    timeouts: int = 0
+    _left: int | None = None
+    _stopping: bool = False
 
     async def submit(self, count: int, body: dict[str, Any], *, deadline_s: float = 120) -> None:
         """Submit `count` tasks; a 503 is retried after its Retry-After, as a client would."""
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for index in range(count):
-            queue.put_nowait(index)
+        self._left = count
+        await self._run(body, deadline_s)
+
+    async def submit_until_stopped(self, body: dict[str, Any], *, deadline_s: float = 120) -> None:
+        """Submit tasks, as `submit` does, until `stop()` is called."""
+        self._left = None
+        await self._run(body, deadline_s)
+
+    def stop(self) -> None:
+        """Let each submitter finish the submit it is making, then end."""
+        self._stopping = True
+
+    async def accepted_at_least(self, count: int, *, timeout: float = 60, what: str) -> None:
+        """Wait until `count` submits in all were accepted; fail naming `what` after `timeout`."""
+
+        async def enough() -> bool:
+            return len(self.accepted) >= count
+
+        await wait_for(enough, timeout=timeout, interval=0.05, what=what)
+
+    def _take(self) -> bool:
+        if self._stopping:
+            return False
+        if self._left is None:
+            return True
+        self._left -= 1
+        return self._left >= 0
+
+    async def _run(self, body: dict[str, Any], deadline_s: float) -> None:
         deadline = time.monotonic() + deadline_s
-        async with httpx.AsyncClient(base_url=self.stack.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=self.stack.url, timeout=SUBMIT_TIMEOUT) as http:
             await asyncio.gather(
-                *(self._submitter(http, queue, body, deadline) for _ in range(self.concurrency))
+                *(self._submitter(http, body, deadline) for _ in range(self.concurrency))
             )
 
     async def _submitter(
-        self,
-        http: httpx.AsyncClient,
-        queue: asyncio.Queue[int],
-        body: dict[str, Any],
-        deadline: float,
+        self, http: httpx.AsyncClient, body: dict[str, Any], deadline: float
     ) -> None:
-        while not queue.empty():
-            queue.get_nowait()
+        while self._take():
             while True:
                 assert time.monotonic() < deadline, "submitting took too long"
                 try:
                     response = await http.post("/api/v1/queue/", json=body)
+                except httpx.TimeoutException:
+                    self.timeouts += 1
+                    continue
                 except httpx.TransportError:
                     await asyncio.sleep(0.2)
                     continue

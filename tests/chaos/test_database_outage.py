@@ -25,20 +25,24 @@ async def test_database_restart_loses_no_accepted_task(stack: Stack, report):
     started = time.monotonic()
     load = Load(stack, concurrency=8)
     submitting = asyncio.create_task(
-        load.submit(600, {"name": "count", "payload": {"seconds": 0.01}})
+        load.submit_until_stopped({"name": "count", "payload": {"seconds": 0.01}})
     )
-    deadline = time.monotonic() + 60
-    while len(load.accepted) < 150:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    try:
+        await load.accepted_at_least(150, what="submits before the restart")
 
-    # When PostgreSQL restarts under the load
-    await services.restart_postgresql()
-    await submitting
+        # When PostgreSQL restarts under the load
+        await services.restart_postgresql()
+        await load.accepted_at_least(
+            len(load.accepted) + 150, what="submits accepted after the restart"
+        )
+    finally:
+        load.stop()
+        await submitting
 
     # Then the API only ever answered 202 or 503 (the load asserts it), and every accepted
     # task succeeded exactly once
     assert set(load.statuses) <= {202, 503}, load.statuses
+    assert load.timeouts == 0, f"{load.timeouts} submit(s) went unanswered"
     result = await verify(
         "PostgreSQL restarted mid-stream", load.accepted, started=started, timeout=120
     )
