@@ -8,9 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /srv/taskgate
 
 COPY pyproject.toml alembic.ini ./
-COPY app ./app
+COPY config ./config
 COPY db ./db
 COPY publishers ./publishers
+COPY services ./services
+COPY app ./app
 COPY subscribers ./subscribers
 
 RUN pip install --no-cache-dir . \

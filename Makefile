@@ -54,7 +54,7 @@ api: migrate ## Run the HTTP API on HOST:PORT (127.0.0.1:8000)
 
 worker: venv ## Run WORKERS worker processes (1) for QUEUES (all) in the foreground
 	@$(if $(QUEUES),TASKGATE_WORKER_QUEUES=$(QUEUES)) \
-		$(BIN)/faststream run subscribers.worker:app --workers $(WORKERS)
+		$(BIN)/faststream run --factory subscribers.worker:create_app --workers $(WORKERS)
 
 run: venv services migrate ## Run the API and one worker; Ctrl-C stops both
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) scripts/run.sh
@@ -62,10 +62,11 @@ run: venv services migrate ## Run the API and one worker; Ctrl-C stops both
 test: venv services ## Run the whole test suite against the taskgate_test database
 	@DB_NAME=taskgate_test $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: venv ## ruff check, ruff format --check and mypy
+lint: venv ## ruff check, ruff format --check, mypy and the floor plan (import-linter)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
+	@$(BIN)/lint-imports
 
 format: venv ## Format the code and apply ruff's safe fixes
 	@$(BIN)/ruff format .
@@ -73,7 +74,7 @@ format: venv ## Format the code and apply ruff's safe fixes
 
 docs: venv ## Write docs/asyncapi.json (workers) and docs/openapi.json (API)
 	@mkdir -p docs
-	@$(BIN)/faststream docs gen subscribers.worker:app --out docs/asyncapi.json
+	@$(BIN)/faststream docs gen --factory subscribers.worker:create_app --out docs/asyncapi.json
 	@$(BIN)/python -c 'import json, pathlib; from app.main import app; \
 		pathlib.Path("docs/openapi.json").write_text(json.dumps(app.openapi(), indent=2) + "\n")'
 

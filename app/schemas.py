@@ -13,11 +13,12 @@ from pydantic import (
     model_validator,
 )
 
-from app.handlers.registry import TaskHandler
-from app.services.dead_letters import DeadLetterFilter
-from app.services.pagination import Page
+from config import names
 from db.models import TaskStatus
-from publishers import constants
+from db.tasks.filters import DeadLetterFilter
+from db.tasks.reads import Page
+from services.handlers.registry import TaskHandler
+from services.pagination import encode_cursor
 
 T = TypeVar("T")
 
@@ -47,13 +48,13 @@ class TaskSubmit(BaseModel):
     )
     queue: str | None = Field(
         default=None,
-        pattern=constants.QUEUE_NAME_PATTERN,
+        pattern=names.QUEUE_NAME_PATTERN,
         description="The named queue to run from (default: the handler's).",
     )
     priority: int = Field(
-        default=constants.DEFAULT_PRIORITY,
-        ge=constants.MIN_PRIORITY,
-        le=constants.MAX_PRIORITY,
+        default=names.DEFAULT_PRIORITY,
+        ge=names.MIN_PRIORITY,
+        le=names.MAX_PRIORITY,
         description=(
             "0-9, higher first. Bands: 7-9 high, 3-6 normal, 0-2 low; within a band, first "
             "in, first out."
@@ -158,7 +159,7 @@ def page_out(page: Page[Any], item: type[TaskOutT]) -> PageOut[TaskOutT]:
     """The HTTP form of a page of tasks."""
     return PageOut[item](  # type: ignore[valid-type]
         items=[item.model_validate(task) for task in page.items],
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
     )
 
 

@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from app.settings import Settings
 from benchmarks import state
 from benchmarks.processes import cancel_on_sigterm
 from benchmarks.report import table, write_summary
@@ -23,6 +22,7 @@ from benchmarks.systems import (
     baseline,
     taskgate,
 )
+from config.settings import Settings
 
 CHART = ROOT / "docs" / "bench.png"
 

@@ -3,7 +3,7 @@
 import aio_pika
 from aio_pika.exceptions import ChannelClosed
 
-from app.settings import get_settings
+from config.settings import get_settings
 
 
 async def consumer_count(queue: str) -> int:

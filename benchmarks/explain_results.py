@@ -32,10 +32,11 @@ from typing import Any
 import httpx
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
-from app.services.pagination import Cursor
-from app.services.task_filter import TaskFilter, page_query
-from app.settings import get_settings
+from config.settings import get_settings
 from db.create_database import connect, create_database
+from db.tasks.filters import TaskFilter
+from db.tasks.reads import Cursor, page_query
+from services.pagination import encode_cursor
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_SIZE = 100
@@ -108,13 +109,13 @@ class Case:
             for key, value in self.params.items()
         }
         if self.cursor is not None:
-            query["cursor"] = self.cursor.encode()
+            query["cursor"] = encode_cursor(self.cursor)
         return {**query, "limit": PAGE_SIZE}
 
 
 async def cases() -> list[Case]:
     """The listings measured; time ranges and the cursor are placed within the data."""
-    connection = await connect(get_settings().db_name)
+    connection = await connect(get_settings(), get_settings().db_name)
     try:
         oldest, newest = await connection.fetchrow(
             "SELECT min(created_at), max(created_at) FROM tasks"
@@ -183,7 +184,7 @@ async def explained(connection: Any, sql: str, params: list[Any], *, generic: bo
 
 
 async def explain(repeat: int, generic: bool) -> None:
-    connection = await connect(get_settings().db_name)
+    connection = await connect(get_settings(), get_settings().db_name)
     try:
         if generic:
             await connection.execute("SET plan_cache_mode = force_generic_plan")
@@ -241,7 +242,7 @@ async def latency(requests: int, port: int) -> None:
 
 
 async def fill(rows: int) -> None:
-    connection = await connect(get_settings().db_name)
+    connection = await connect(get_settings(), get_settings().db_name)
     try:
         # No NOTIFY per finished row (replica mode skips triggers) and a repeatable draw.
         await connection.execute("SET session_replication_role = replica")
@@ -267,7 +268,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"database {get_settings().db_name!r}")
     if args.command == "load":
-        asyncio.run(create_database())
+        asyncio.run(create_database(get_settings()))
         subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, check=True)
         asyncio.run(fill(args.rows))
     elif args.command == "explain":

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from app.handlers.registry import task_handler
+from services.handlers import task_handler
 
 
 # One attempt, as the baseline has: nothing to retry in a no-op.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from benchmarks.systems import System
 from benchmarks.waiting import wait_for
+from config.settings import get_settings
 from db.create_database import connect
 
 
@@ -38,7 +39,7 @@ async def transactions(system: System, *, wait: float) -> int:
     """Transactions committed or rolled back in the system's database, as reported after
     `wait` seconds."""
     await asyncio.sleep(wait)
-    connection = await connect(system.database)
+    connection = await connect(get_settings(), system.database)
     try:
         count = await connection.fetchval(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
@@ -51,7 +52,7 @@ async def transactions(system: System, *, wait: float) -> int:
 
 async def wait_finished(system: System, expected: int, *, within: float) -> None:
     """Poll the table (over one connection) until `expected` tasks have finished."""
-    connection = await connect(system.database)
+    connection = await connect(get_settings(), system.database)
     query = f"SELECT count(*) FROM {system.table} WHERE finished_at IS NOT NULL"
 
     async def done() -> bool:
@@ -64,7 +65,7 @@ async def wait_finished(system: System, expected: int, *, within: float) -> None
 
 
 async def read_finished(system: System) -> Finished:
-    connection = await connect(system.database)
+    connection = await connect(get_settings(), system.database)
     try:
         rows = await connection.fetch(
             "SELECT extract(epoch FROM created_at)::float8 AS created,"

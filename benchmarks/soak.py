@@ -25,6 +25,7 @@ from benchmarks.stack import Stack
 from benchmarks.state import fresh_state
 from benchmarks.stats import percentile
 from benchmarks.systems import DEFAULT_POOL_SIZE, DEFAULT_PREFETCH, RESULTS, taskgate
+from config.settings import get_settings
 from db.create_database import connect
 
 LISTING = "/api/v1/result/?limit=100"
@@ -65,7 +66,7 @@ async def sample(
     stack: Stack, samples: Samples, *, started: float, list_every: float, done: asyncio.Event
 ) -> None:
     """Every second the RSS of both processes; every `list_every` s a listing, timed."""
-    connection = await connect(stack.system.database)
+    connection = await connect(get_settings(), stack.system.database)
     next_listing = 0.0
     try:
         async with aiohttp.ClientSession() as http:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from benchmarks import broker
 from benchmarks.systems import ROOT, System
+from config.settings import get_settings
 from db import create_database
 from db.create_database import connect
 
@@ -16,7 +17,7 @@ from db.create_database import connect
 async def recreate_database(system: System) -> None:
     """Drop and create the system's database, then make its schema: Taskgate's through
     `alembic upgrade head`, as users do; the baseline's from its CREATE TABLE."""
-    await create_database.recreate_database(system.database)
+    await create_database.recreate_database(get_settings(), system.database)
     if system.schema is None:
         await asyncio.to_thread(
             subprocess.run,
@@ -27,7 +28,7 @@ async def recreate_database(system: System) -> None:
             stdout=subprocess.DEVNULL,
         )
         return
-    connection = await connect(system.database)
+    connection = await connect(get_settings(), system.database)
     try:
         await connection.execute(system.schema)
     finally:
@@ -35,12 +36,12 @@ async def recreate_database(system: System) -> None:
 
 
 async def drop_database(system: System) -> None:
-    await create_database.drop_database(system.database)
+    await create_database.drop_database(get_settings(), system.database)
 
 
 async def empty_table(system: System) -> None:
     """Remove every task (the warm-up's), so a measured run starts from an empty table."""
-    connection = await connect(system.database)
+    connection = await connect(get_settings(), system.database)
     try:
         await connection.execute(f"TRUNCATE {system.table}")
     finally:

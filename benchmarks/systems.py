@@ -4,10 +4,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.settings import get_settings
 from benchmarks.baseline.config import SCHEMA
-from publishers import constants
-from publishers.topology import Band, delay_routing_key, work_queue_name
+from config import names
+from config.settings import get_settings
+from publishers.topology import Band, band_queue_name, delay_routing_key
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -77,14 +77,15 @@ def taskgate(
     api_processes: int = 1,
     worker_processes: int = 1,
 ) -> System:
-    """Taskgate as shipped (`app.main:app`, `subscribers.worker:app`) on bench names."""
+    """Taskgate as shipped (`app.main:app`, `subscribers.worker:create_app`) on bench
+    names."""
     base, dead_letter_queue = f"{TASKGATE_PREFIX}.tasks", f"{TASKGATE_PREFIX}.dead-letter"
     # The no-op handler's tasks go to the `default` queue's normal band.
-    bands = tuple(work_queue_name(base, constants.DEFAULT_TASK_QUEUE, band) for band in Band)
-    queue = work_queue_name(base, constants.DEFAULT_TASK_QUEUE, Band.NORMAL)
+    bands = tuple(band_queue_name(base, names.DEFAULT_TASK_QUEUE, band) for band in Band)
+    queue = band_queue_name(base, names.DEFAULT_TASK_QUEUE, Band.NORMAL)
     delay_queues = tuple(
-        f"{base}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
-        for level in range(constants.MAX_DELAY_LEVEL + 1)
+        f"{base}{names.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
+        for level in range(names.MAX_DELAY_LEVEL + 1)
     )
     return System(
         name="taskgate",
@@ -98,7 +99,8 @@ def taskgate(
         worker_args=(
             str(BIN / "faststream"),
             "run",
-            "subscribers.worker:app",
+            "--factory",
+            "subscribers.worker:create_app",
             *_processes(worker_processes),
         ),
         env={
@@ -116,8 +118,8 @@ def taskgate(
         exchanges=(
             TASKGATE_PREFIX,
             f"{TASKGATE_PREFIX}.dlx",
-            TASKGATE_PREFIX + constants.DELAY_EXCHANGE_SUFFIX,
-            TASKGATE_PREFIX + constants.CANCEL_EXCHANGE_SUFFIX,
+            TASKGATE_PREFIX + names.DELAY_EXCHANGE_SUFFIX,
+            TASKGATE_PREFIX + names.CANCEL_EXCHANGE_SUFFIX,
         ),
     )
 

@@ -6,12 +6,11 @@ import sys
 
 import asyncpg
 
-from app.settings import get_settings
+from config.settings import Settings, get_settings
 
 
-async def connect(database: str = "postgres") -> asyncpg.Connection:
+async def connect(settings: Settings, database: str = "postgres") -> asyncpg.Connection:
     """A plain connection to the configured server (by default its maintenance database)."""
-    settings = get_settings()
     return await asyncpg.connect(
         host=settings.db_host,
         port=settings.db_port,
@@ -21,10 +20,9 @@ async def connect(database: str = "postgres") -> asyncpg.Connection:
     )
 
 
-async def create_database() -> bool:
+async def create_database(settings: Settings) -> bool:
     """Create DB_NAME on the server unless it exists; True if it was created."""
-    settings = get_settings()
-    connection = await connect()
+    connection = await connect(settings)
     try:
         exists = await connection.fetchval(
             "SELECT 1 FROM pg_database WHERE datname = $1", settings.db_name
@@ -37,19 +35,19 @@ async def create_database() -> bool:
         await connection.close()
 
 
-async def drop_database(name: str) -> None:
+async def drop_database(settings: Settings, name: str) -> None:
     """Drop the database `name` if it exists, disconnecting whoever uses it."""
-    connection = await connect()
+    connection = await connect(settings)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{_quoted(name)}" WITH (FORCE)')
     finally:
         await connection.close()
 
 
-async def recreate_database(name: str) -> None:
+async def recreate_database(settings: Settings, name: str) -> None:
     """Drop the database `name` if it exists, and create it empty."""
-    await drop_database(name)
-    connection = await connect()
+    await drop_database(settings, name)
+    connection = await connect(settings)
     try:
         await connection.execute(f'CREATE DATABASE "{_quoted(name)}"')
     finally:
@@ -61,12 +59,12 @@ def _quoted(name: str) -> str:
 
 
 def main() -> None:
+    settings = get_settings()
     try:
-        created = asyncio.run(create_database())
+        created = asyncio.run(create_database(settings))
     except (OSError, asyncpg.PostgresError) as error:
         sys.exit(f"cannot create the database: {error}")
-    name = get_settings().db_name
-    print(f"database {name!r} {'created' if created else 'exists'}")
+    print(f"database {settings.db_name!r} {'created' if created else 'exists'}")
 
 
 if __name__ == "__main__":

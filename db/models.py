@@ -31,9 +31,10 @@ class TaskStatus(enum.StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.DEAD, TaskStatus.CANCELLED})
-
-# PostgreSQL NOTIFY channel: a task's id, each time one reaches a terminal state.
-TASK_FINISHED_CHANNEL = "taskgate_task_finished"
+# Waiting for a worker: a claim takes these (and a running task whose lease lapsed).
+WAITING_STATUSES = (TaskStatus.QUEUED, TaskStatus.RETRYING)
+# Not finished: a cancel ends these at once (a running task is asked to stop instead).
+CANCELLABLE_AT_ONCE = (TaskStatus.SCHEDULED, *WAITING_STATUSES)
 
 
 class Base(DeclarativeBase):

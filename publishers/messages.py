@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from publishers import constants
+from config import names
 
 
 class TaskMessage(BaseModel):
@@ -17,12 +17,12 @@ class TaskMessage(BaseModel):
     name: str = Field(description="The registered handler that runs the task.")
     payload: dict[str, Any] = Field(default_factory=dict, description="The handler's input.")
     queue: str = Field(
-        default=constants.DEFAULT_TASK_QUEUE, description="The named queue the task runs from."
+        default=names.DEFAULT_TASK_QUEUE, description="The named queue the task runs from."
     )
     priority: int = Field(
-        default=constants.DEFAULT_PRIORITY,
-        ge=constants.MIN_PRIORITY,
-        le=constants.MAX_PRIORITY,
+        default=names.DEFAULT_PRIORITY,
+        ge=names.MIN_PRIORITY,
+        le=names.MAX_PRIORITY,
         description="0-9; a higher priority starts first.",
     )
 
@@ -32,7 +32,7 @@ class TaskBatchMessage(BaseModel):
     recorded on its own; the message is acked once every one of them is."""
 
     tasks: list[TaskMessage] = Field(
-        min_length=1, max_length=constants.TASK_BATCH_LIMIT, description="The tasks to run."
+        min_length=1, max_length=names.TASK_BATCH_LIMIT, description="The tasks to run."
     )
 
 

@@ -19,7 +19,7 @@ trap 'stop; exit 143' TERM
 
 "$bin/uvicorn" app.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" &
 pids+=($!)
-"$bin/faststream" run subscribers.worker:app --workers "${WORKERS:-1}" &
+"$bin/faststream" run --factory subscribers.worker:create_app --workers "${WORKERS:-1}" &
 pids+=($!)
 
 wait -n

@@ -1,8 +1,2 @@
-"""FastStream subscribers (the worker side), attached to the one shared broker."""
-
-from publishers.broker import broker
-from subscribers.cancel import router as cancel_router
-from subscribers.dead_letter import router as dead_letter_router
-from subscribers.tasks import router as task_router
-
-broker.include_routers(task_router, dead_letter_router, cancel_router)
+"""The worker side: the FastStream subscribers, the executor that runs tasks, admission,
+leases and the failure policy; assembled by `subscribers.worker.create_app`."""

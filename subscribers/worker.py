@@ -1,39 +1,36 @@
-"""The worker app: `faststream run subscribers.worker:app [--workers N]`."""
+"""The worker app: `faststream run --factory subscribers.worker:create_app [--workers N]`.
+
+The one place a worker process is assembled: settings, handlers, database, broker,
+publishers, the runtime its subscribers use, and the subscribers themselves.
+"""
 
 from faststream import FastStream
 
-from app.services.queues import known_queues
-from app.services.relay import OutboxRelay
-from app.services.retention import RetentionSweep
-from db.session import engine
-from publishers.broker import broker
-from publishers.tasks import declare_topology
-from subscribers.specification import asyncapi
-from subscribers.tasks import leases
-
-# Importing subscribers.tasks loaded the handlers: the queues they name decide the
-# subscribers.
-app = FastStream(broker, specification=asyncapi)
-relay = OutboxRelay()
-sweep = RetentionSweep()
+from config.settings import Settings, get_settings
+from db.session import Database
+from publishers.broker import build_broker
+from publishers.publishing import Publishers
+from publishers.topology import Topology
+from services.handlers.loader import load_handlers
+from services.named_queues import consumed_queues
+from subscribers.registration import register_subscribers
+from subscribers.runtime import CONTEXT_KEY, WorkerRuntime
+from subscribers.specification import asyncapi_of
 
 
-@app.after_startup
-async def start_background_work() -> None:
-    # The delay queues have no consumer, so consuming does not declare them.
-    await declare_topology(known_queues())
-    leases.start()
-    relay.start()
-    sweep.start()
-
-
-@app.on_shutdown
-async def stop_background_work() -> None:
-    await sweep.stop()
-    await relay.stop()
-
-
-@app.after_shutdown
-async def close_database() -> None:
-    await leases.stop()
-    await engine.dispose()
+def create_app(settings: Settings | None = None) -> FastStream:
+    """A worker for `settings` (by default, the environment's)."""
+    settings = settings or get_settings()
+    # Which queues exist depends on the handlers (each may name its queue).
+    load_handlers(settings.handler_modules)
+    broker = build_broker(settings)
+    topology = Topology.from_settings(settings)
+    publishers = Publishers(broker, topology, publish_timeout=settings.publish_timeout_seconds)
+    register_subscribers(broker, topology, consumed_queues(settings))
+    runtime = WorkerRuntime(settings=settings, database=Database(settings), publishers=publishers)
+    app = FastStream(broker, specification=asyncapi_of(broker))
+    app.context.set_global(CONTEXT_KEY, runtime)
+    app.after_startup(runtime.start)
+    app.on_shutdown(runtime.stop_background_jobs)
+    app.after_shutdown(runtime.close)
+    return app

@@ -1,78 +1,81 @@
 """Shared fixtures: a freshly migrated test database, an empty broker state, the API
-in-process over ASGI, and a real worker process."""
+in-process over ASGI, and a real worker process. Every test runs with the settings of
+tests/support/settings.py."""
 
-import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-# Before any Taskgate module reads its settings: a database and broker names of our own,
-# so a test run never touches a running Taskgate's data or queues.
-os.environ.setdefault("DB_NAME", "taskgate_test")
-TEST_PREFIX = os.environ.setdefault("TASKGATE_TEST_PREFIX", "taskgate-test")
-os.environ.setdefault("RMQ_QUEUE_EXCHANGE", TEST_PREFIX)
-os.environ.setdefault("RMQ_QUEUE_NAME", f"{TEST_PREFIX}.tasks")
-os.environ.setdefault("RMQ_QUEUE_DEAD_LETTER_EXCHANGE", f"{TEST_PREFIX}.dlx")
-os.environ.setdefault("RMQ_QUEUE_DEAD_LETTER_NAME", f"{TEST_PREFIX}.dead-letter")
-# The handlers the tests run beside the built-ins (API and worker processes alike).
-os.environ.setdefault("TASKGATE_HANDLERS", "tests.chaos.handlers")
-# Workers consume the default queue unless a test starts one for another queue.
-os.environ.setdefault("TASKGATE_WORKER_QUEUES", "default")
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator  # noqa: E402
+from app.main import create_app
+from app.runtime import ApiRuntime
+from db.create_database import connect, recreate_database
+from publishers.topology import Band
+from services.handlers.loader import load_handlers
+from services.named_queues import known_queues
+from tests.chaos.handlers import COUNTER_TABLES
+from tests.support import processes, rabbit
+from tests.support.database import new_session, shared_database
+from tests.support.settings import SETTINGS, TEST_ENV
+from tests.support.waiting import wait_for
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-
-from app.handlers.loader import load_handlers  # noqa: E402
-from app.services.queues import known_queues  # noqa: E402
-from app.settings import get_settings  # noqa: E402
-from db.create_database import connect, recreate_database  # noqa: E402
-from db.session import SessionFactory  # noqa: E402
-from publishers.topology import Band  # noqa: E402
-from tests.chaos.handlers import COUNTER_TABLES  # noqa: E402
-from tests.support import processes, rabbit  # noqa: E402
-from tests.support.waiting import wait_for  # noqa: E402
-
-settings = get_settings()
-load_handlers()
+load_handlers(SETTINGS.handler_modules)
 DEFAULT_WORK_QUEUE = rabbit.band_queue("default")
 
 
 @pytest.fixture(scope="session")
-async def migrated_database() -> None:
+async def migrated_database() -> AsyncIterator[None]:
     """A new, empty test database, made by the real migrations."""
-    await recreate_database(settings.db_name)
+    await recreate_database(SETTINGS, SETTINGS.db_name)
     subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=processes.ROOT, check=True
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=processes.ROOT,
+        check=True,
+        env=processes.environment(TEST_ENV),
     )
-    connection = await connect(settings.db_name)
+    connection = await connect(SETTINGS, SETTINGS.db_name)
     try:
         await connection.execute(COUNTER_TABLES)
     finally:
         await connection.close()
+    yield
+    await shared_database().dispose()
 
 
 @pytest.fixture(scope="session")
 async def clean_broker() -> AsyncIterator[None]:
     """No queues left from an earlier run: the topology is declared afresh, and removed."""
-    queues = rabbit.topology_queues(known_queues())
+    queues = rabbit.topology_queues(known_queues(SETTINGS))
     await rabbit.delete_queues(*queues)
     yield
     await rabbit.delete_queues(*queues)
 
 
 @pytest.fixture(scope="session")
-async def client(migrated_database: None, clean_broker: None) -> AsyncIterator[httpx.AsyncClient]:
+async def api(migrated_database: None, clean_broker: None) -> AsyncIterator[FastAPI]:
     """The API, in this process, with its lifespan (broker connected, topology declared)."""
-    from app.main import app
+    app = create_app(SETTINGS)
+    async with app.router.lifespan_context(app):
+        yield app
 
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://taskgate.test"
-        ) as http,
-    ):
+
+@pytest.fixture(scope="session")
+def api_runtime(api: FastAPI) -> ApiRuntime:
+    """What the in-process API runs with (its database, waiter, publishers)."""
+    runtime: ApiRuntime = api.state.runtime
+    return runtime
+
+
+@pytest.fixture(scope="session")
+async def client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the in-process API."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api), base_url="http://taskgate.test"
+    ) as http:
         yield http
 
 
@@ -85,7 +88,7 @@ async def worker(client: httpx.AsyncClient) -> AsyncIterator[processes.Process]:
         assert process.alive(), process.log()
         return (
             await rabbit.consumer_count(DEFAULT_WORK_QUEUE) > 0
-            and await rabbit.consumer_count(settings.rmq_queue_dead_letter_name) > 0
+            and await rabbit.consumer_count(SETTINGS.rmq_queue_dead_letter_name) > 0
         )
 
     try:
@@ -101,7 +104,7 @@ async def ordering_queue(client: httpx.AsyncClient) -> AsyncIterator[str]:
     and tasks after the test."""
     yield "ordering"
     await rabbit.purge_queues(*(rabbit.band_queue("ordering", band) for band in Band))
-    async with SessionFactory() as session:
+    async with new_session() as session:
         await session.execute(text("DELETE FROM tasks WHERE queue = 'ordering'"))
         await session.commit()
 

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from app.services.admission import AdmissionGate
 from publishers.topology import Band
+from subscribers.admission import AdmissionGate
 
 
 async def hold(gate: AdmissionGate, band: Band, started: list[Band], release: asyncio.Event):

@@ -4,13 +4,11 @@ from typing import Any
 
 import pytest
 
-from app.settings import get_settings
 from publishers.topology import Band
 from tests.support import rabbit
+from tests.support.settings import SETTINGS
 
 pytestmark = pytest.mark.integration
-
-settings = get_settings()
 
 
 def amqp_names(schema: dict[str, Any], kind: str) -> set[str]:
@@ -37,7 +35,7 @@ async def test_asyncapi_names_the_work_exchange_and_queue(asyncapi):
     exchanges, queues = amqp_names(asyncapi, "exchange"), amqp_names(asyncapi, "queue")
 
     # Then the work exchange and every band of the default queue are among them
-    assert settings.rmq_queue_exchange in exchanges
+    assert SETTINGS.rmq_queue_exchange in exchanges
     assert {rabbit.band_queue("default", band) for band in Band} <= queues
 
 
@@ -47,8 +45,8 @@ async def test_asyncapi_names_the_dead_letter_exchange_and_queue(asyncapi):
     exchanges, queues = amqp_names(asyncapi, "exchange"), amqp_names(asyncapi, "queue")
 
     # Then the dead-letter exchange and queue are among them
-    assert settings.rmq_queue_dead_letter_exchange in exchanges
-    assert settings.rmq_queue_dead_letter_name in queues
+    assert SETTINGS.rmq_queue_dead_letter_exchange in exchanges
+    assert SETTINGS.rmq_queue_dead_letter_name in queues
 
 
 async def test_asyncapi_describes_the_task_message_payload(asyncapi):

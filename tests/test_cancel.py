@@ -5,8 +5,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from db.session import SessionFactory
 from tests.support.api import SUBMIT, TASK_TIMEOUT, get_task, wait_status, wait_terminal
+from tests.support.database import new_session
 
 pytestmark = pytest.mark.integration
 
@@ -109,7 +109,7 @@ async def test_a_running_task_whose_signal_went_astray_stops_at_the_next_lease_r
     await wait_status(client, task["id"], "running", timeout=TASK_TIMEOUT)
 
     # When a cancel request is recorded without any signal being sent
-    async with SessionFactory() as session:
+    async with new_session() as session:
         await session.execute(
             text("UPDATE tasks SET cancel_requested_at = now() WHERE id = :id"),
             {"id": task["id"]},

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from asyncpg.exceptions import DeadlockDetectedError
 
-from app.services.coalescing import Coalescer
+from services.coalescing import Coalescer
 
 
 async def test_requests_arriving_during_a_flush_share_the_next_one():

@@ -1,13 +1,14 @@
 """The Docker Compose stack, the Makefile and the CI entry point, read as files."""
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from app.settings import Settings
+from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("migrate", "api", "worker")
@@ -74,7 +75,7 @@ def test_compose_app_services_reach_the_compose_postgres_and_rabbitmq(
 def test_compose_worker_runs_faststream(services: dict[str, Any]) -> None:
     command = _command(services["worker"])
     assert command.startswith("faststream run")
-    assert "subscribers.worker:app" in command.split()
+    assert {"--factory", "subscribers.worker:create_app"} <= set(command.split())
 
 
 def test_compose_migrate_upgrades_to_head(services: dict[str, Any]) -> None:
@@ -116,3 +117,14 @@ def test_ci_entry_point_runs_make_test() -> None:
     script = (ROOT / ".ci" / "run").read_text()
     commands = [line.strip() for line in script.splitlines() if not line.startswith("#")]
     assert "make test" in commands
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    # Given the packages pyproject.toml installs, and the Dockerfile's COPY lines
+    with (ROOT / "pyproject.toml").open("rb") as source:
+        include = tomllib.load(source)["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in include}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), re.M))
+
+    # Then the image holds every one of them
+    assert packages <= copied, packages - copied

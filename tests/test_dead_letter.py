@@ -5,8 +5,6 @@ import uuid
 
 import pytest
 
-from app.settings import get_settings
-from publishers.topology import Band, work_routing_key
 from tests.support import rabbit
 from tests.support.api import (
     DEAD_LETTERS,
@@ -18,18 +16,15 @@ from tests.support.api import (
     wait_recorded,
     wait_terminal,
 )
+from tests.support.settings import SETTINGS
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-settings = get_settings()
-
 
 async def publish_to_work_queue(body: bytes, content_type: str = "application/json") -> None:
     """Put a message on the work queue without going through the API's checks."""
-    await rabbit.publish_raw(
-        settings.rmq_queue_exchange, work_routing_key("default", Band.NORMAL), body, content_type
-    )
+    await rabbit.publish_raw(SETTINGS.rmq_queue_exchange, rabbit.DEFAULT_ROUTE, body, content_type)
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ import uuid
 
 import pytest
 
-from app.services.dead_letters import DeadLetterFilter
-from app.services.purge import purge_matching
-from db.session import SessionFactory
+from db.tasks.filters import DeadLetterFilter
+from services.purge import purge_matching
 from tests.support.api import RESULTS, error_locations, get_task, marker, submit, wait_terminal
+from tests.support.database import new_session
 from tests.support.dead_letters import DEAD_LETTER, make_dead
 
 pytestmark = pytest.mark.integration
@@ -90,7 +90,7 @@ async def test_purge_by_filter_goes_through_batches(client, worker_log):
     tasks = await make_dead(client, [f"{tag} {n}" for n in range(5)])
 
     # When they are purged two per transaction
-    async with SessionFactory() as session:
+    async with new_session() as session:
         deleted = await purge_matching(
             session=session, selection=DeadLetterFilter(error=tag), batch_size=2
         )

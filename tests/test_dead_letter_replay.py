@@ -6,12 +6,8 @@ import uuid
 
 import pytest
 
-from app.services import replay
-from app.services.dead_letters import DeadLetterFilter
-from app.settings import get_settings
-from db.session import SessionFactory
-from publishers.tasks import publish_dead_letter
-from publishers.topology import Band, work_routing_key
+from db.tasks.filters import DeadLetterFilter
+from services import replay
 from tests.support import rabbit
 from tests.support.api import (
     error_locations,
@@ -22,7 +18,9 @@ from tests.support.api import (
     wait_status,
     wait_terminal,
 )
+from tests.support.database import new_session
 from tests.support.dead_letters import DEAD_LETTER, DYING, execute_sql, make_dead
+from tests.support.settings import SETTINGS
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -163,12 +161,11 @@ async def test_replay_of_a_task_whose_handler_no_longer_exists_is_422_naming_it(
 async def test_replay_of_an_unreadable_message_record_is_422(client, worker_log):
     # Given the dead-letter record of a message that broke the task contract (no task was
     # ever submitted under its id)
-    settings = get_settings()
     record_id = str(uuid.uuid4())
     body = json.dumps({"id": record_id, "name": DYING, "payload": {}, "priority": 99})
     await rabbit.publish_raw(
-        settings.rmq_queue_exchange,
-        work_routing_key("default", Band.NORMAL),
+        SETTINGS.rmq_queue_exchange,
+        rabbit.DEFAULT_ROUTE,
         body.encode(),
         "text/plain",
     )
@@ -244,7 +241,9 @@ async def test_bulk_replay_with_all_replays_any_dead_task(client, worker_log):
     assert (await get_task(client, replayed))["replays"] >= 1
 
 
-async def test_bulk_replay_goes_through_batches_and_skips_what_cannot_run(client, worker_log):
+async def test_bulk_replay_goes_through_batches_and_skips_what_cannot_run(
+    client, api_runtime, worker_log
+):
     # Given five dead tasks sharing a marker, one of whose handler has since been removed
     tag = marker()
     tasks = await make_dead(client, [f"{tag} {n}" for n in range(5)])
@@ -252,9 +251,13 @@ async def test_bulk_replay_goes_through_batches_and_skips_what_cannot_run(client
     await execute_sql("UPDATE tasks SET name = 'retired' WHERE id = :id", id=retired)
 
     # When they are replayed two per transaction
-    async with SessionFactory() as session:
+    async with new_session() as session:
         outcome = await replay.replay_matching(
-            session=session, selection=DeadLetterFilter(error=tag), limit=10, batch_size=2
+            session=session,
+            outbox=api_runtime.outbox,
+            selection=DeadLetterFilter(error=tag),
+            limit=10,
+            batch_size=2,
         )
 
     # Then the four that can run are replayed, and the other is counted as skipped
@@ -266,7 +269,7 @@ async def test_bulk_replay_goes_through_batches_and_skips_what_cannot_run(client
 
 
 async def test_replayed_task_whose_publish_failed_is_sent_by_the_relay(
-    client, worker_log, monkeypatch
+    client, api_runtime, worker_log, monkeypatch
 ):
     # Given a dead task, and a broker that does not confirm this process's publishes
     (dead,) = await make_dead(client, [marker()])
@@ -274,7 +277,7 @@ async def test_replayed_task_whose_publish_failed_is_sent_by_the_relay(
     async def unconfirmed(messages: list[object]) -> list[BaseException | None]:
         return [TimeoutError("the broker did not confirm the publish") for _ in messages]
 
-    monkeypatch.setattr(replay, "publish_tasks", unconfirmed)
+    monkeypatch.setattr(api_runtime.publishers, "publish_tasks", unconfirmed)
 
     # When it is replayed
     response = await client.post(replay_path(dead["id"]), json={"payload": {"ok": True}})
@@ -287,7 +290,7 @@ async def test_replayed_task_whose_publish_failed_is_sent_by_the_relay(
 
 
 async def test_late_dead_letter_of_the_previous_death_does_not_kill_a_replayed_task(
-    client, worker_log
+    client, api_runtime, worker_log
 ):
     # Given a dead task, replayed to run for two seconds and succeed
     (dead,) = await make_dead(client, [marker()])
@@ -299,7 +302,7 @@ async def test_late_dead_letter_of_the_previous_death_does_not_kill_a_replayed_t
 
     # When the dead-letter message of its earlier death arrives only now (the dead-letter
     # queue was behind), as the worker sent it
-    await publish_dead_letter(
+    await api_runtime.publishers.publish_dead_letter(
         {"id": dead["id"], "name": DYING, "payload": dead["payload"]},
         reason=dead["error"],
         task_id=dead["id"],

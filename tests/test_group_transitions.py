@@ -8,20 +8,26 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from app.services import transitions
-from app.services.submission import Publish, mark_published
-from db import raw
-from db.session import SessionFactory
+from db.tasks import attempts
+from db.tasks.submit import Publish
+from db.tasks.submit import mark_published as mark_published_statement
+from tests.support.database import new_session, shared_database
 
 pytestmark = pytest.mark.integration
 
 LEASE = timedelta(seconds=30)
 
 
+async def mark_published(publishes: list[Publish]) -> None:
+    """The API's published mark, in a statement of its own."""
+    async with shared_database().connection() as connection:
+        await mark_published_statement(connection=connection, publishes=publishes)
+
+
 async def insert(status: str, *, lapsed: bool = False) -> uuid.UUID:
     task_id = uuid.uuid4()
     lease = "now() - interval '1 second'" if lapsed else "now() + interval '30 seconds'"
-    async with SessionFactory() as session:
+    async with new_session() as session:
         await session.execute(
             text(
                 "INSERT INTO tasks (id, name, status, attempts, started_at, lease_expires_at) "
@@ -45,8 +51,8 @@ async def test_claim_many_takes_waiting_and_lapsed_tasks_and_says_why_it_left_th
     unknown = uuid.uuid4()
 
     # When they are claimed in one statement
-    async with raw.transaction() as connection:
-        claims = await transitions.claim_many(
+    async with shared_database().transaction() as connection:
+        claims = await attempts.claim_many(
             connection=connection,
             task_ids=[queued, lapsed, held, done, unknown, queued],
             lease=LEASE,
@@ -54,13 +60,13 @@ async def test_claim_many_takes_waiting_and_lapsed_tasks_and_says_why_it_left_th
 
     # Then each gets its own answer, and the repeated id is claimed once
     first, taken_over, live, finished, missing, repeat = claims
-    assert isinstance(first, transitions.Claimed) and first.attempt == 1
-    assert isinstance(taken_over, transitions.Claimed) and taken_over.attempt == 2
-    assert isinstance(live, transitions.HeldElsewhere) and live.lease_left_seconds > 20
-    assert finished == transitions.NotRunnable(status="succeeded")
-    assert missing == transitions.NotRunnable(status=None)
-    assert isinstance(repeat, transitions.HeldElsewhere)
-    async with SessionFactory() as session:
+    assert isinstance(first, attempts.Claimed) and first.attempt == 1
+    assert isinstance(taken_over, attempts.Claimed) and taken_over.attempt == 2
+    assert isinstance(live, attempts.HeldElsewhere) and live.lease_left_seconds > 20
+    assert finished == attempts.NotRunnable(status="succeeded")
+    assert missing == attempts.NotRunnable(status=None)
+    assert isinstance(repeat, attempts.HeldElsewhere)
+    async with new_session() as session:
         errors = await session.scalar(
             text("SELECT errors FROM tasks WHERE id = :id"), {"id": lapsed}
         )
@@ -71,25 +77,25 @@ async def test_claim_many_takes_waiting_and_lapsed_tasks_and_says_why_it_left_th
 async def test_succeed_many_records_only_attempts_that_still_hold_their_task(migrated_database):
     # Given two claimed tasks, one of which another worker then took over
     mine, taken = await insert("queued"), await insert("queued")
-    async with raw.transaction() as connection:
-        await transitions.claim_many(connection=connection, task_ids=[mine, taken], lease=LEASE)
-    async with SessionFactory() as session:
+    async with shared_database().transaction() as connection:
+        await attempts.claim_many(connection=connection, task_ids=[mine, taken], lease=LEASE)
+    async with new_session() as session:
         await session.execute(text("UPDATE tasks SET attempts = 2 WHERE id = :id"), {"id": taken})
         await session.commit()
 
     # When both attempts 1 report success in one statement
-    async with raw.transaction() as connection:
-        recorded = await transitions.succeed_many(
+    async with shared_database().transaction() as connection:
+        recorded = await attempts.succeed_many(
             connection=connection,
             successes=[
-                transitions.Success(mine, 1, {"ok": True}),
-                transitions.Success(taken, 1, {"ok": True}),
+                attempts.Success(mine, 1, {"ok": True}),
+                attempts.Success(taken, 1, {"ok": True}),
             ],
         )
 
     # Then only the one still holding its task is recorded
     assert recorded == {mine}
-    async with SessionFactory() as session:
+    async with new_session() as session:
         rows = dict(
             (
                 await session.execute(
@@ -104,8 +110,8 @@ async def test_succeed_many_records_only_attempts_that_still_hold_their_task(mig
 async def test_batched_writes_on_the_same_rows_never_deadlock(migrated_database):
     # Given 60 running tasks
     ids = [await insert("queued") for _ in range(60)]
-    async with raw.transaction() as connection:
-        await transitions.claim_many(connection=connection, task_ids=ids, lease=LEASE)
+    async with shared_database().transaction() as connection:
+        await attempts.claim_many(connection=connection, task_ids=ids, lease=LEASE)
 
     # When published marks (of submits and replays), lease renewals and claims hit them at
     # once, each listing the rows in its own order (locking in list order would deadlock)
@@ -113,15 +119,15 @@ async def test_batched_writes_on_the_same_rows_never_deadlock(migrated_database)
         await mark_published([Publish(task_id, 0) for task_id in order])
 
     async def renew(order: list[uuid.UUID]) -> None:
-        async with SessionFactory() as session:
-            await transitions.renew_leases(
+        async with new_session() as session:
+            await attempts.renew_leases(
                 session=session, attempts=[(task_id, 1) for task_id in order], lease=LEASE
             )
             await session.commit()
 
     async def claim(order: list[uuid.UUID]) -> None:
-        async with raw.connection() as connection:
-            await transitions.claim_many(connection=connection, task_ids=order, lease=LEASE)
+        async with shared_database().connection() as connection:
+            await attempts.claim_many(connection=connection, task_ids=order, lease=LEASE)
 
     rounds = []
     for seed in range(6):
@@ -139,14 +145,14 @@ async def test_a_claim_marks_its_task_published_and_the_api_mark_leaves_it_alone
     # Given a queued task a worker claimed before the API marked it published, and one
     # no worker has claimed yet
     claimed, waiting = await insert("queued"), await insert("queued")
-    async with raw.connection() as connection:
-        await transitions.claim_many(connection=connection, task_ids=[claimed], lease=LEASE)
+    async with shared_database().connection() as connection:
+        await attempts.claim_many(connection=connection, task_ids=[claimed], lease=LEASE)
 
     # When the API marks both published
     await mark_published([Publish(claimed, 0), Publish(waiting, 0)])
 
     # Then the claim's mark stands (no second row version), and the waiting one is marked
-    async with SessionFactory() as session:
+    async with new_session() as session:
         rows = dict(
             (
                 await session.execute(
@@ -167,7 +173,7 @@ async def test_a_late_mark_of_a_first_publish_leaves_a_task_replayed_since_unpub
     # Given a task whose first publish was confirmed, and which died and was replayed (so
     # it is unpublished again, its replay's message not confirmed) before the mark came
     task_id = await insert("queued")
-    async with SessionFactory() as session:
+    async with new_session() as session:
         await session.execute(
             text("UPDATE tasks SET replays = 1, published_at = NULL WHERE id = :id"),
             {"id": task_id},
@@ -179,7 +185,7 @@ async def test_a_late_mark_of_a_first_publish_leaves_a_task_replayed_since_unpub
 
     # Then the task stays unpublished, for the relay to send; the replay's own mark counts
     async def published() -> bool:
-        async with SessionFactory() as session:
+        async with new_session() as session:
             found = await session.scalar(
                 text("SELECT published_at IS NOT NULL FROM tasks WHERE id = :id"),
                 {"id": task_id},

@@ -5,10 +5,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from app.handlers import builtin
-from app.handlers.builtin import EmulatePayload, TaskFailedError
-from app.handlers.loader import load_handlers
-from app.handlers.registry import HandlerRegistry, TaskHandler, task_handler
+from services.handlers import builtin
+from services.handlers.builtin import EmulatePayload, TaskFailedError
+from services.handlers.loader import load_handlers
+from services.handlers.registry import HandlerRegistry, TaskHandler, task_handler
 
 
 class GreetPayload(BaseModel):

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import text
 
-from db.session import SessionFactory
 from tests.support.api import SUBMIT, TASK_TIMEOUT, wait_terminal
+from tests.support.database import new_session
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ async def test_a_high_priority_task_starts_before_5000_low_ones(
 
     # Then the high one ran, and at most the worker's slots of low ones started before it
     assert finished["status"] == "succeeded", finished
-    async with SessionFactory() as session:
+    async with new_session() as session:
         started_before = await session.scalar(
             text(
                 "SELECT count(*) FROM tasks WHERE queue = 'ordering' AND priority = 0 "

@@ -1,5 +1,5 @@
 """A publish the broker never confirms returns to its caller in time, however the client
-library treats the cancellation."""
+library treats the cancellation; every kind of publish does."""
 
 import asyncio
 import time
@@ -8,9 +8,11 @@ from collections.abc import Awaitable
 
 import pytest
 
-from app.settings import get_settings
-from publishers import tasks
+from publishers.broker import build_broker
 from publishers.messages import CancelMessage, TaskMessage
+from publishers.publishing import Publishers
+from publishers.topology import Topology
+from tests.support.settings import SETTINGS
 
 DEADLINE = 0.2
 # How long the stubborn publish holds on after its cancellation.
@@ -18,11 +20,14 @@ STUBBORN_FOR = 2.0
 
 
 @pytest.fixture
-def short_publish_timeout(monkeypatch):
-    monkeypatch.setattr(get_settings(), "publish_timeout_seconds", DEADLINE)
+def publishers() -> Publishers:
+    """Publishers whose broker is never connected, waiting DEADLINE for each confirm."""
+    return Publishers(
+        build_broker(SETTINGS), Topology.from_settings(SETTINGS), publish_timeout=DEADLINE
+    )
 
 
-async def test_a_publish_that_swallows_its_cancellation_still_times_out(short_publish_timeout):
+async def test_a_publish_that_swallows_its_cancellation_still_times_out(publishers):
     # Given a publish that never confirms and shrugs off the first cancellation
     cancelled = asyncio.Event()
 
@@ -36,19 +41,19 @@ async def test_a_publish_that_swallows_its_cancellation_still_times_out(short_pu
     # When the caller waits for its confirm
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="did not confirm"):
-        await tasks._confirmed_in_time(stubborn_publish())
+        await publishers._confirmed(stubborn_publish())
 
     # Then it is told so within about the timeout, and the publish was told to stop
     assert time.monotonic() - started < STUBBORN_FOR
     await asyncio.wait_for(cancelled.wait(), timeout=1)
 
 
-async def test_a_publish_error_reaches_the_caller(short_publish_timeout):
+async def test_a_publish_error_reaches_the_caller(publishers):
     async def refused() -> None:
         raise ConnectionError("channel closed")
 
     with pytest.raises(ConnectionError, match="channel closed"):
-        await tasks._confirmed_in_time(refused())
+        await publishers._confirmed(refused())
 
 
 def _never_confirms(*_args, **_kwargs):
@@ -58,23 +63,21 @@ def _never_confirms(*_args, **_kwargs):
 @pytest.mark.parametrize(
     ("publisher", "publish"),
     [
-        ("task_publisher", lambda: tasks.publish_task(_message())),
-        ("task_batch_publisher", lambda: _raise_first(tasks.publish_tasks([_message()] * 2))),
-        ("delayed_task_publisher", lambda: tasks.publish_task_later(_message(), delay_seconds=5)),
-        ("cancel_publisher", lambda: tasks.publish_cancel(CancelMessage(id=uuid.uuid4()))),
-        ("dead_letter_publisher", lambda: tasks.publish_dead_letter({}, reason="x", task_id=None)),
+        ("_task", lambda p: p.publish_task(_message())),
+        ("_task_batch", lambda p: _raise_first(p.publish_tasks([_message()] * 2))),
+        ("_delayed_task", lambda p: p.publish_later(_message(), delay_seconds=5)),
+        ("_cancel", lambda p: p.publish_cancel(CancelMessage(id=uuid.uuid4()))),
+        ("_dead_letter", lambda p: p.publish_dead_letter({}, reason="x", task_id=None)),
     ],
 )
-async def test_every_publish_gives_up_at_the_timeout(
-    short_publish_timeout, monkeypatch, publisher, publish
-):
+async def test_every_publish_gives_up_at_the_timeout(publishers, monkeypatch, publisher, publish):
     # Given a broker that takes every publish and never confirms it
-    monkeypatch.setattr(getattr(tasks, publisher), "publish", _never_confirms)
+    monkeypatch.setattr(getattr(publishers, publisher), "publish", _never_confirms)
 
     # When Taskgate publishes through it, then the caller hears of it within about the timeout
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="did not confirm"):
-        await publish()
+        await publish(publishers)
     assert time.monotonic() - started < STUBBORN_FOR
 
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from app.settings import Settings
+from config.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -9,18 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.services.waiting import (
-    LISTENER_APPLICATION_NAME,
-    TaskWaiter,
-    listener_connection,
-    task_waiter,
-    wait_for_task,
-)
+from app.waiting import LISTENER_APPLICATION_NAME, TaskWaiter, listener_connection, wait_for_task
+from config.names import TASK_FINISHED_CHANNEL
 from db.create_database import connect
-from db.models import TASK_FINISHED_CHANNEL
-from db.session import SessionFactory, engine
-from tests.conftest import settings
 from tests.support.api import RESULTS, SUBMIT, error_locations, submit, wait_terminal
+from tests.support.database import new_session
+from tests.support.settings import SETTINGS
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -107,11 +101,11 @@ async def test_wait_on_an_unknown_task_is_not_found_at_once(client):
 
 async def listeners() -> int:
     """Connections LISTENing for finished tasks on the test database."""
-    connection = await connect(settings.db_name)
+    connection = await connect(SETTINGS, SETTINGS.db_name)
     try:
         count: int = await connection.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
-            settings.db_name,
+            SETTINGS.db_name,
             LISTENER_APPLICATION_NAME,
         )
         return count
@@ -119,11 +113,13 @@ async def listeners() -> int:
         await connection.close()
 
 
-async def test_fifty_waiters_share_one_listener_and_hold_no_pooled_connection(client, worker_log):
+async def test_fifty_waiters_share_one_listener_and_hold_no_pooled_connection(
+    client, api_runtime, worker_log
+):
     # Given ten tasks that take a worker four seconds each, and five waiters on each:
     # more waiters than the API's pool has connections
     waiters = 50
-    assert waiters > 2 * settings.db_pool_size
+    assert waiters > 2 * SETTINGS.db_pool_size
     tasks = [await submit(client, "sleep", {"seconds": 4}) for _ in range(10)]
     requests = [
         asyncio.create_task(timed_get(client, task["id"], wait=30))
@@ -133,14 +129,14 @@ async def test_fifty_waiters_share_one_listener_and_hold_no_pooled_connection(cl
 
     # When all of them are waiting
     async def all_waiting() -> bool:
-        return task_waiter.waiting == waiters
+        return api_runtime.waiter.waiting == waiters
 
     await wait_for(all_waiting, timeout=10, what="every request to wait")
 
     # Then they hold no pooled connection, one listener serves them all, and another
     # request is answered meanwhile
     async def pool_idle() -> bool:
-        return engine.pool.checkedout() == 0
+        return api_runtime.database.engine.pool.checkedout() == 0
 
     await wait_for(pool_idle, timeout=5, what="the waiting requests to hold no connection")
     assert await listeners() == 1
@@ -152,7 +148,7 @@ async def test_fifty_waiters_share_one_listener_and_hold_no_pooled_connection(cl
     answers = await asyncio.gather(*requests)
     assert {task["status"] for task, _ in answers} == {"succeeded"}
     assert max(elapsed for _, elapsed in answers) < 20
-    assert task_waiter.waiting == 0
+    assert api_runtime.waiter.waiting == 0
 
 
 # The waiter on its own, on a channel of its own.
@@ -163,7 +159,7 @@ CHANNEL = f"{TASK_FINISHED_CHANNEL}_test"
 @pytest.fixture
 async def notifier(migrated_database: None) -> AsyncIterator:
     """Sends finished-task notifications on the test channel."""
-    connection = await connect(settings.db_name)
+    connection = await connect(SETTINGS, SETTINGS.db_name)
 
     async def notify(task_id: uuid.UUID) -> None:
         await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, str(task_id))
@@ -178,7 +174,7 @@ async def waiter(migrated_database: None) -> AsyncIterator[TaskWaiter]:
     made = []
 
     async def recording_connect():
-        connection = await listener_connection()
+        connection = await listener_connection(SETTINGS)
         made.append(connection)
         return connection
 
@@ -217,7 +213,7 @@ async def test_the_listener_comes_back_after_its_connection_is_killed(waiter, no
     task_id = uuid.uuid4()
     with waiter.watch(task_id) as before:
         # When the listener's connection is killed from the server side
-        killer = await connect(settings.db_name)
+        killer = await connect(SETTINGS, SETTINGS.db_name)
         try:
             await killer.execute("SELECT pg_terminate_backend($1)", waiter.made[0].get_server_pid())
         finally:
@@ -245,7 +241,7 @@ async def test_waiting_ends_at_the_deadline_when_the_listener_cannot_connect(cli
     try:
         # When a request waits one second for the task
         started = time.monotonic()
-        async with SessionFactory() as session:
+        async with new_session() as session:
             task = await wait_for_task(
                 session=session, waiter=unreachable, task_id=task_id, seconds=1.0
             )
@@ -255,6 +251,10 @@ async def test_waiting_ends_at_the_deadline_when_the_listener_cannot_connect(cli
         assert 1.0 <= time.monotonic() - started < 1.0 + SLACK
     finally:
         await unreachable.stop()
+
+
+async def _never_connects():
+    raise AssertionError("this waiter is never started")
 
 
 class FinishingSession:
@@ -277,7 +277,7 @@ class FinishingSession:
 
 async def test_a_task_finishing_between_the_read_and_the_wait_still_wakes_the_request():
     # Given a waiter without any connection (only this test wakes it)
-    waiter, task_id = TaskWaiter(), uuid.uuid4()
+    waiter, task_id = TaskWaiter(_never_connects), uuid.uuid4()
     session = FinishingSession(waiter, task_id)
 
     # When the task finishes just after the request read it

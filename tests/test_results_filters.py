@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
-from app.services.errors import InvalidFilterError
-from app.services.task_filter import TaskFilter
 from db.create_database import connect
-from tests.conftest import settings
+from db.tasks.filters import TaskFilter
+from services.errors import InvalidFilterError
+from services.task_views import list_tasks
 from tests.support.api import RESULTS, error_locations, list_all, marker, submit, wait_terminal
+from tests.support.database import new_session
+from tests.support.settings import SETTINGS
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +43,7 @@ Seed = Callable[[list[Row]], Awaitable[list[str]]]
 @pytest.fixture
 async def seed(migrated_database: None) -> AsyncIterator[Seed]:
     """Record tasks directly (ids returned in the order given); removed after the test."""
-    connection = await connect(settings.db_name)
+    connection = await connect(SETTINGS, SETTINGS.db_name)
     recorded: list[uuid.UUID] = []
 
     async def record(rows: list[Row]) -> list[str]:
@@ -297,7 +299,8 @@ def test_repeated_values_count_once_and_single_values_need_no_branches():
     assert len(TaskFilter().branches()) == 1
 
 
-def test_a_naive_time_is_refused_by_the_filter_itself():
-    with pytest.raises(InvalidFilterError) as refused:
-        TaskFilter.of(created_before=datetime(2030, 1, 1))
+async def test_a_naive_time_is_refused_by_the_listing_itself(migrated_database):
+    async with new_session() as session:
+        with pytest.raises(InvalidFilterError) as refused:
+            await list_tasks(session=session, limit=10, created_before=datetime(2030, 1, 1))
     assert refused.value.field == "created_before"

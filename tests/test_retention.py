@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, insert, select, text
 
-from app.services.retention import RetentionPolicy, RetentionSweep, sweep_once
 from db.models import Task
-from db.session import SessionFactory
+from services.retention import RetentionPolicy, RetentionSweep, sweep_once
+from tests.support.database import new_session, shared_database
+from tests.support.settings import settings_with
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ async def make_tasks(migrated_database):
     async def make(status: str, finished_ago: float, count: int = 1) -> list[uuid.UUID]:
         ids = [uuid.uuid4() for _ in range(count)]
         rows = [{"id": task_id, "name": "echo", "status": status} for task_id in ids]
-        async with SessionFactory() as session:
+        async with new_session() as session:
             await session.execute(insert(Task), rows)
             await session.execute(
                 text(
@@ -44,18 +45,18 @@ async def make_tasks(migrated_database):
         return ids
 
     yield make
-    async with SessionFactory() as session:
+    async with new_session() as session:
         await session.execute(delete(Task).where(Task.id.in_(made)))
         await session.commit()
 
 
 async def remaining(ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    async with SessionFactory() as session:
+    async with new_session() as session:
         return set(await session.scalars(select(Task.id).where(Task.id.in_(ids))))
 
 
 async def sweep(policy: RetentionPolicy = POLICY, batch_size: int = 100) -> int:
-    async with SessionFactory() as session:
+    async with new_session() as session:
         return await sweep_once(session=session, policy=policy, batch_size=batch_size)
 
 
@@ -150,8 +151,13 @@ async def test_concurrent_sweeps_share_the_rows_without_failing_or_double_counti
 async def test_background_sweep_deletes_expired_tasks_on_its_own(make_tasks):
     # Given an old succeeded task, and the background sweep with a short interval
     (task,) = await make_tasks("succeeded", 3 * HOUR)
-    loop = RetentionSweep()
-    loop.policy, loop.interval = POLICY, 0.1
+    settings = settings_with(
+        retention_succeeded_seconds=POLICY.succeeded.total_seconds(),
+        retention_dead_seconds=POLICY.dead.total_seconds(),
+        retention_interval_seconds=0.1,
+    )
+    loop = RetentionSweep(database=shared_database(), settings=settings)
+    assert loop.policy == POLICY
 
     # When it runs
     loop.start()

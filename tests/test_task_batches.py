@@ -7,10 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from app.settings import get_settings
-from db.session import SessionFactory
-from publishers import constants
-from publishers.topology import Band, work_routing_key
+from config import names
+from publishers.topology import Band
 from tests.support import rabbit
 from tests.support.api import (
     SUBMIT,
@@ -19,11 +17,12 @@ from tests.support.api import (
     wait_recorded,
     wait_terminal,
 )
+from tests.support.database import new_session
+from tests.support.settings import SETTINGS
 
 pytestmark = pytest.mark.integration
 
-settings = get_settings()
-BATCH_HEADER = {constants.HEADER_TASK_BATCH: True}
+BATCH_HEADER = {names.HEADER_TASK_BATCH: True}
 
 
 async def test_a_batch_travels_as_one_message_per_priority_band(client, ordering_queue):
@@ -40,13 +39,13 @@ async def test_a_batch_travels_as_one_message_per_priority_band(client, ordering
     high = await rabbit.take_messages(rabbit.band_queue(ordering_queue, Band.HIGH))
     assert [len(low), len(high)] == [1, 1]
     for message, expected in ((low[0], ids[:3]), (high[0], ids[3:])):
-        assert message.headers.get(constants.HEADER_TASK_BATCH) is True
+        assert message.headers.get(names.HEADER_TASK_BATCH) is True
         assert [task["id"] for task in json.loads(message.body)["tasks"]] == expected
 
 
 async def test_a_batch_larger_than_the_message_limit_is_split(client, ordering_queue):
     # Given more tasks of one band than one message may carry
-    count = constants.TASK_BATCH_LIMIT + 1
+    count = names.TASK_BATCH_LIMIT + 1
     tasks = [{"name": "ordered", "priority": 0}] * count
 
     # When they are submitted as one batch
@@ -66,7 +65,7 @@ async def test_a_redelivered_batch_runs_what_is_left_and_skips_what_finished(cli
     done = await submit(client, "echo", {"marker": marker()})
     done = await wait_terminal(client, done["id"])
     waiting_id = uuid.uuid4()
-    async with SessionFactory() as session:
+    async with new_session() as session:
         await session.execute(
             text(
                 "INSERT INTO tasks (id, name, status, payload, published_at) "
@@ -86,8 +85,8 @@ async def test_a_redelivered_batch_runs_what_is_left_and_skips_what_finished(cli
         }
     ).encode()
     await rabbit.publish_raw(
-        settings.rmq_queue_exchange,
-        work_routing_key("default", Band.NORMAL),
+        SETTINGS.rmq_queue_exchange,
+        rabbit.DEFAULT_ROUTE,
         body,
         "application/json",
         headers=BATCH_HEADER,
@@ -109,8 +108,8 @@ async def test_a_batch_breaking_the_contract_is_recorded_dead_naming_the_task_an
 
     # When a worker takes it
     await rabbit.publish_raw(
-        settings.rmq_queue_exchange,
-        work_routing_key("default", Band.NORMAL),
+        SETTINGS.rmq_queue_exchange,
+        rabbit.DEFAULT_ROUTE,
         body.encode(),
         "application/json",
         headers=BATCH_HEADER,
@@ -131,11 +130,11 @@ async def test_a_dead_lettered_batch_records_each_of_its_tasks(client, worker_lo
 
     # When it reaches the dead-letter queue
     await rabbit.publish_raw(
-        settings.rmq_queue_dead_letter_exchange,
-        settings.rmq_queue_routing_key_dead_letter,
+        SETTINGS.rmq_queue_dead_letter_exchange,
+        SETTINGS.rmq_queue_routing_key_dead_letter,
         body.encode(),
         "application/json",
-        headers={constants.HEADER_DEAD_REASON: reason},
+        headers={names.HEADER_DEAD_REASON: reason},
     )
 
     # Then each of its tasks is recorded dead, with the reason

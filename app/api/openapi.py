@@ -11,7 +11,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.handlers.loader import load_handlers
+from config.settings import Settings, get_settings
+from services.handlers.loader import load_handlers
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -21,8 +22,8 @@ def payload_component(handler_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", handler_name) + ".payload"
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Make `app.openapi()` include the handlers' payload models."""
+def install_openapi(app: FastAPI, settings: Settings | None = None) -> None:
+    """Make `app.openapi()` include the payload models of the handlers `settings` load."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -32,17 +33,17 @@ def install_openapi(app: FastAPI) -> None:
                 summary=app.summary,
                 routes=app.routes,
             )
-            _add_payload_models(document)
+            _add_payload_models(document, (settings or get_settings()).handler_modules)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _add_payload_models(document: dict[str, Any]) -> None:
+def _add_payload_models(document: dict[str, Any], handler_modules: list[str]) -> None:
     components = document.setdefault("components", {}).setdefault("schemas", {})
     refs, described = [], []
-    for handler in load_handlers().all():
+    for handler in load_handlers(handler_modules).all():
         schema = handler.payload_adapter.json_schema(ref_template=REF_TEMPLATE)
         components.update(schema.pop("$defs", {}))
         name = payload_component(handler.name)

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.settings import get_settings
+from config.settings import get_settings
 from db.models import Base
 
 target_metadata = Base.metadata

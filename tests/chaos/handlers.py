@@ -14,10 +14,7 @@ import time
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from app.handlers.backoff import Backoff
-from app.handlers.context import TaskContext
-from app.handlers.registry import task_handler
-from db.session import SessionFactory
+from services.handlers import Backoff, TaskContext, task_handler
 
 COUNTER_TABLES = """
 CREATE TABLE IF NOT EXISTS test_task_starts (task_id uuid NOT NULL, attempt int NOT NULL);
@@ -37,7 +34,7 @@ class FlakyPayload(BaseModel):
 async def count(payload: CountPayload, context: TaskContext) -> dict[str, int]:
     """Record the start, wait, then record the completion with the task's outcome."""
     row = {"task_id": context.task_id, "attempt": context.attempt}
-    async with SessionFactory() as own:
+    async with context.own_session() as own:
         await own.execute(text("INSERT INTO test_task_starts VALUES (:task_id, :attempt)"), row)
         await own.commit()
     if payload.seconds:

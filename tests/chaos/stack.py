@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from app.services.queues import known_queues
-from db.session import SessionFactory
+from services.named_queues import known_queues
 from tests.support import processes, rabbit
+from tests.support.database import new_session
+from tests.support.settings import SETTINGS
 from tests.support.waiting import wait_for
 
 TERMINAL = ("succeeded", "dead", "cancelled")
@@ -103,7 +104,7 @@ class Stack:
     async def delete_queues(self) -> None:
         await rabbit.delete_queues(
             *rabbit.topology_queues(
-                known_queues(), base=self.queue, dead_letter=f"{self.prefix}.dead-letter"
+                known_queues(SETTINGS), base=self.queue, dead_letter=f"{self.prefix}.dead-letter"
             )
         )
 
@@ -196,7 +197,7 @@ async def api_answers(http: httpx.AsyncClient) -> bool:
 
 async def task_states(ids: list[str]) -> dict[str, str]:
     """Status of each task, straight from PostgreSQL."""
-    async with SessionFactory() as session:
+    async with new_session() as session:
         rows = await session.execute(
             text("SELECT id::text, status FROM tasks WHERE id = ANY(CAST(:ids AS uuid[]))"),
             {"ids": ids},
@@ -218,7 +219,7 @@ async def wait_settled(ids: list[str], *, timeout: float) -> dict[str, str]:
 
 async def counter(table: str, ids: list[str]) -> dict[str, int]:
     """Rows per task in a handler-side counter table."""
-    async with SessionFactory() as session:
+    async with new_session() as session:
         rows = await session.execute(
             text(
                 f"SELECT task_id::text AS id, count(*) AS n FROM {table} "

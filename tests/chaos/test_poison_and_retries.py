@@ -8,7 +8,6 @@ from datetime import datetime
 import httpx
 import pytest
 
-from publishers.topology import Band, work_routing_key
 from tests.chaos.stack import Stack, counter
 from tests.support import rabbit
 from tests.support.api import wait_recorded
@@ -17,7 +16,6 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(120)]
 
 # Where a worker of every stack consumes: the default queue's normal band.
-DEFAULT_ROUTE = work_routing_key("default", Band.NORMAL)
 
 
 async def _dead_letter_reasons(http, marker: str) -> list[str]:
@@ -40,7 +38,7 @@ async def test_poison_messages_are_dead_lettered_with_reason_and_worker_keeps_ru
         (b"\xff\xfe" + marker.encode(), "application/octet-stream"),
     ]
     for body, content_type in bodies:
-        await rabbit.publish_raw(shared_stack.prefix, DEFAULT_ROUTE, body, content_type)
+        await rabbit.publish_raw(shared_stack.prefix, rabbit.DEFAULT_ROUTE, body, content_type)
 
     async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
         # Then each lands in the dead-letter queue with the reason it could not be run
@@ -63,7 +61,7 @@ async def test_unknown_handler_message_is_dead_lettered_with_reason(shared_stack
 
     task_id = str(uuid.uuid4())
     body = f'{{"id": "{task_id}", "name": "no-such-handler", "payload": {{}}}}'.encode()
-    await rabbit.publish_raw(shared_stack.prefix, DEFAULT_ROUTE, body, "application/json")
+    await rabbit.publish_raw(shared_stack.prefix, rabbit.DEFAULT_ROUTE, body, "application/json")
     async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
         task = await wait_recorded(http, task_id, timeout=30)
     assert task["status"] == "dead"
@@ -126,7 +124,10 @@ async def test_duplicate_message_for_a_running_task_does_not_run_it_twice(shared
         # When a duplicate of its message reaches the other worker
         duplicate = {"id": task["id"], "name": "count", "payload": task["payload"]}
         await rabbit.publish_raw(
-            shared_stack.prefix, DEFAULT_ROUTE, json.dumps(duplicate).encode(), "application/json"
+            shared_stack.prefix,
+            rabbit.DEFAULT_ROUTE,
+            json.dumps(duplicate).encode(),
+            "application/json",
         )
 
         # Then the task succeeds, having started and completed exactly once

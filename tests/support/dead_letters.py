@@ -6,8 +6,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from db.session import SessionFactory
 from tests.support.api import TASK_TIMEOUT, submit_many, wait_all_terminal
+from tests.support.database import new_session
 
 DEAD_LETTER = "/api/v1/dead-letter/"
 # Dies after two attempts with its note in the error, unless its payload says ok.
@@ -27,6 +27,6 @@ async def make_dead(client: httpx.AsyncClient, notes: Sequence[str]) -> list[dic
 
 async def execute_sql(statement: str, **params: Any) -> None:
     """Change the task table behind the API's back (what the API cannot do, on purpose)."""
-    async with SessionFactory() as session:
+    async with new_session() as session:
         await session.execute(text(statement), params)
         await session.commit()

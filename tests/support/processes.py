@@ -8,8 +8,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.settings import TEST_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def environment(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment, the tests' settings, and `env` on top."""
+    return {**os.environ, **TEST_ENV, **env}
 
 
 @dataclass
@@ -28,7 +35,7 @@ class Process:
         self.popen = subprocess.Popen(
             self.args,
             cwd=ROOT,
-            env={**os.environ, **self.env},
+            env=environment(self.env),
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -73,11 +80,12 @@ class Process:
 def worker(
     *, workers: int = 1, env: dict[str, str] | None = None, log_level: str = "info"
 ) -> Process:
-    """`faststream run subscribers.worker:app` as users run it."""
+    """`faststream run --factory subscribers.worker:create_app` as users run it."""
     args = [
         str(BIN / "faststream"),
         "run",
-        "subscribers.worker:app",
+        "--factory",
+        "subscribers.worker:create_app",
         "--workers",
         str(workers),
         "--log-level",

@@ -5,13 +5,18 @@ from typing import Any
 import aio_pika
 from aio_pika.exceptions import ChannelClosed
 
-from app.settings import get_settings
-from publishers import constants
-from publishers.topology import Band, delay_routing_key, work_queue_name
+from config import names
+from publishers.topology import Band, Topology, band_queue_name, delay_routing_key
+from tests.support.settings import SETTINGS
+
+# The tests' exchanges and queues.
+TOPOLOGY = Topology.from_settings(SETTINGS)
+# Where a task of the default queue and priority is published.
+DEFAULT_ROUTE = TOPOLOGY.work_routing_key("default", Band.NORMAL)
 
 
 async def _connect() -> aio_pika.abc.AbstractConnection:
-    return await aio_pika.connect(get_settings().amqp_url)
+    return await aio_pika.connect(SETTINGS.amqp_url)
 
 
 async def consumer_count(queue: str) -> int:
@@ -30,21 +35,20 @@ async def consumer_count(queue: str) -> int:
 def band_queue(queue: str, band: Band = Band.NORMAL, *, base: str | None = None) -> str:
     """The RabbitMQ queue of one band of a named queue (of this process's settings, or of
     a Taskgate whose RMQ_QUEUE_NAME is `base`)."""
-    return work_queue_name(base or get_settings().rmq_queue_name, queue, band)
+    return band_queue_name(base or SETTINGS.rmq_queue_name, queue, band)
 
 
 def topology_queues(
     queues: list[str], *, base: str | None = None, dead_letter: str | None = None
 ) -> list[str]:
     """Every durable queue a Taskgate with these named queues declares."""
-    settings = get_settings()
-    base = base or settings.rmq_queue_name
+    base = base or SETTINGS.rmq_queue_name
     delays = [
-        f"{base}{constants.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
-        for level in range(constants.MAX_DELAY_LEVEL + 1)
+        f"{base}{names.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}"
+        for level in range(names.MAX_DELAY_LEVEL + 1)
     ]
     bands = [band_queue(queue, band, base=base) for queue in queues for band in Band]
-    return [*bands, dead_letter or settings.rmq_queue_dead_letter_name, *delays]
+    return [*bands, dead_letter or SETTINGS.rmq_queue_dead_letter_name, *delays]
 
 
 async def purge_queues(*names: str) -> None:

@@ -2,12 +2,12 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import dead_letter, docs, handlers, health, queue, results
+from app.api.routes import dead_letters, docs, handler_catalog, probes, queue, results
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(queue.router)
 api_router.include_router(results.router)
-api_router.include_router(dead_letter.router)
-api_router.include_router(handlers.router)
+api_router.include_router(dead_letters.router)
+api_router.include_router(handler_catalog.router)
 
-root_routers = (health.router, docs.router)
+root_routers = (probes.router, docs.router)

@@ -7,7 +7,14 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Path, Response, status
 from pydantic import BaseModel
 
-from app.api.deps import CursorDep, LimitDep, SessionDep
+from app.api.deps import (
+    CursorDep,
+    LimitDep,
+    PublishersDep,
+    RuntimeDep,
+    SessionDep,
+    SubmitterDep,
+)
 from app.schemas import (
     BandOut,
     BatchOut,
@@ -20,17 +27,17 @@ from app.schemas import (
     TaskSubmit,
     page_out,
 )
-from app.services.cancellation import cancel_task
-from app.services.errors import ConflictingKeysError
-from app.services.queue_stats import queue_stats
-from app.services.submission import Submission, submit_batch, submit_task
-from app.services.tasks import QUEUE_STATUSES, QueueName, list_tasks
+from services.cancellation import cancel_task
+from services.errors import ConflictingKeysError
+from services.queue_stats import queue_stats
+from services.submission import Submission
+from services.task_views import QUEUE_VIEW_STATUSES, QueueView, list_tasks
 
 router = APIRouter(prefix="/queue", tags=["queue"])
 
 
-class QueueRef(enum.StrEnum):
-    """A queue by number or by name."""
+class QueueViewRef(enum.StrEnum):
+    """One of the original API's two queues, by number or by name."""
 
     MAIN_NUMBER = "1"
     MAIN = "main"
@@ -38,10 +45,10 @@ class QueueRef(enum.StrEnum):
     DEAD_LETTER = "dead-letter"
 
     @property
-    def queue(self) -> QueueName:
-        if self in (QueueRef.MAIN_NUMBER, QueueRef.MAIN):
-            return QueueName.MAIN
-        return QueueName.DEAD_LETTER
+    def view(self) -> QueueView:
+        if self in (QueueViewRef.MAIN_NUMBER, QueueViewRef.MAIN):
+            return QueueView.MAIN
+        return QueueView.DEAD_LETTER
 
 
 def _submission(body: TaskSubmit, key: str | None = None) -> Submission:
@@ -68,21 +75,22 @@ def _submission(body: TaskSubmit, key: str | None = None) -> Submission:
 )
 async def create_task(
     body: TaskSubmit,
+    submitter: SubmitterDep,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Response:
     """Submit a task; it is recorded before the answer, then run by a worker."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise ConflictingKeysError()
-    accepted = await submit_task(submission=_submission(body, idempotency_key))
+    accepted = await submitter.submit_task(submission=_submission(body, idempotency_key))
     code = status.HTTP_202_ACCEPTED if accepted.created else status.HTTP_200_OK
     return _json(TaskOut.model_validate(accepted.task), code)
 
 
 @router.post("/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchOut)
-async def create_tasks(body: BatchSubmit) -> Response:
+async def create_tasks(body: BatchSubmit, submitter: SubmitterDep) -> Response:
     """Submit up to 1,000 tasks at once: all are recorded, or none (invalid ones are
     reported by their index). An item whose idempotency key was seen answers the first task."""
-    accepted = await submit_batch(submissions=[_submission(item) for item in body.tasks])
+    accepted = await submitter.submit_batch(submissions=[_submission(item) for item in body.tasks])
     items = [TaskOut.model_validate(item.task) for item in accepted]
     return _json(BatchOut(items=items), status.HTTP_202_ACCEPTED)
 
@@ -94,10 +102,10 @@ def _json(body: BaseModel, code: int) -> Response:
 
 
 @router.get("/", response_model=QueuesOut)
-async def list_queues(session: SessionDep) -> QueuesOut:
+async def list_queues(session: SessionDep, runtime: RuntimeDep) -> QueuesOut:
     """Every named queue: messages ready and consumers per priority band (asked of
     RabbitMQ now), and its tasks by status."""
-    stats = await queue_stats(session=session)
+    stats = await queue_stats(session=session, publishers=runtime.publishers, known=runtime.queues)
     return QueuesOut(
         queues=[
             QueueStatsOut(
@@ -126,10 +134,12 @@ async def list_queues(session: SessionDep) -> QueuesOut:
         409: {"description": "The task has finished already."},
     },
 )
-async def cancel(task_id: UUID, session: SessionDep, response: Response) -> TaskOut:
+async def cancel(
+    task_id: UUID, session: SessionDep, publishers: PublishersDep, response: Response
+) -> TaskOut:
     """Cancel a task. One not yet running is cancelled at once (200) and never runs; a
     running one is stopped by its worker (202: poll it, it ends `cancelled`)."""
-    cancellation = await cancel_task(session=session, task_id=task_id)
+    cancellation = await cancel_task(session=session, publishers=publishers, task_id=task_id)
     if not cancellation.done:
         response.status_code = status.HTTP_202_ACCEPTED
     return TaskOut.model_validate(cancellation.task)
@@ -137,9 +147,12 @@ async def cancel(task_id: UUID, session: SessionDep, response: Response) -> Task
 
 @router.get("/{number_queues}", response_model=PageOut[TaskOut])
 async def view_queue(
-    number_queues: Annotated[
-        QueueRef,
-        Path(description="`1` or `main`: waiting and running tasks; `2` or `dead-letter`."),
+    queue_view: Annotated[
+        QueueViewRef,
+        Path(
+            alias="number_queues",
+            description="`1` or `main`: waiting and running tasks; `2` or `dead-letter`.",
+        ),
     ],
     session: SessionDep,
     cursor: CursorDep,
@@ -148,7 +161,7 @@ async def view_queue(
     """View the tasks in a queue, newest first."""
     page = await list_tasks(
         session=session,
-        statuses=QUEUE_STATUSES[number_queues.queue],
+        statuses=QUEUE_VIEW_STATUSES[queue_view.view],
         limit=limit,
         cursor=cursor,
     )

@@ -3,14 +3,14 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, StringConstraints
 
-from app.api.deps import CursorDep, LimitDep, SessionDep
+from app.api.deps import CursorDep, LimitDep, RuntimeDep, SessionDep
 from app.schemas import PageOut, TaskOut, page_out
-from app.services.tasks import get_task, list_tasks
-from app.services.waiting import MAX_WAIT_SECONDS, task_waiter, wait_for_task
+from app.waiting import MAX_WAIT_SECONDS, wait_for_task
 from db.models import TaskStatus
+from services.task_views import get_task, list_tasks
 
 router = APIRouter(prefix="/result", tags=["result"])
 
@@ -62,8 +62,9 @@ async def list_results(
 
 @router.get("/{result_uuid}", response_model=TaskOut)
 async def get_result(
-    result_uuid: UUID,
+    task_id: Annotated[UUID, Path(alias="result_uuid")],
     session: SessionDep,
+    runtime: RuntimeDep,
     wait: Annotated[
         float | None,
         Query(
@@ -78,9 +79,9 @@ async def get_result(
 ) -> TaskOut:
     """One task: its state, its result or its error; `wait` long-polls for its end."""
     if wait is None:
-        task = await get_task(session=session, task_id=result_uuid)
+        task = await get_task(session=session, task_id=task_id)
     else:
         task = await wait_for_task(
-            session=session, waiter=task_waiter, task_id=result_uuid, seconds=wait
+            session=session, waiter=runtime.waiter, task_id=task_id, seconds=wait
         )
     return TaskOut.model_validate(task)

@@ -1,0 +1,126 @@
+"""The one place where domain errors become HTTP answers."""
+
+import logging
+from typing import Any
+
+from asyncpg import InterfaceError, PostgresError
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+
+from db.failures import database_unavailable
+from services.errors import (
+    ConflictingKeysError,
+    IdempotencyConflictError,
+    InvalidBatchError,
+    InvalidCursorError,
+    InvalidFilterError,
+    InvalidPayloadError,
+    NotReplayableError,
+    TaskChangedError,
+    TaskFinishedError,
+    TaskgateError,
+    TaskNotDeadError,
+    TaskNotFoundError,
+    UnknownHandlerError,
+    UnknownQueueError,
+)
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 2
+DATABASE_ERRORS = (OSError, DBAPIError, PostgresError, InterfaceError)
+
+
+def _detail(loc: list[Any], msg: str, type_: str, **extra: Any) -> list[dict[str, Any]]:
+    """FastAPI's validation-error shape, so clients parse one format for every 422."""
+    return [{"loc": loc, "msg": msg, "type": type_, **extra}]
+
+
+def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
+    """422 details for an invalid task; `task_loc` is where the task sits in the request."""
+    if isinstance(error, UnknownHandlerError):
+        return _detail([*task_loc, "name"], str(error), "unknown_handler", known=error.known)
+    if isinstance(error, UnknownQueueError):
+        return _detail([*task_loc, "queue"], str(error), "unknown_queue", known=error.known)
+    if isinstance(error, InvalidPayloadError):
+        return [
+            {"loc": [*task_loc, "payload", *item["loc"]], "msg": item["msg"], "type": item["type"]}
+            for item in error.errors
+        ]
+    if isinstance(error, InvalidBatchError):
+        return [
+            detail
+            for index, problem in error.problems
+            for detail in _details(problem, [*task_loc, "tasks", index])
+        ]
+    if isinstance(error, InvalidCursorError):
+        return _detail(["query", "cursor"], str(error), "invalid_cursor")
+    if isinstance(error, InvalidFilterError):
+        return _detail(["query", error.field], str(error), "invalid_filter")
+    if isinstance(error, ConflictingKeysError):
+        return _detail(["header", "Idempotency-Key"], str(error), "conflicting_keys")
+    if isinstance(error, NotReplayableError):
+        return _detail(["path", "task_id"], str(error), "not_replayable")
+    return _detail([], str(error), "invalid")
+
+
+def error_response(error: TaskgateError) -> JSONResponse:
+    """The HTTP answer for a domain error."""
+    if isinstance(error, TaskNotFoundError):
+        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
+    if isinstance(error, TaskFinishedError | TaskNotDeadError | TaskChangedError):
+        return JSONResponse(
+            {"detail": str(error), "status": error.status}, status_code=status.HTTP_409_CONFLICT
+        )
+    if isinstance(error, IdempotencyConflictError):
+        conflicts = [
+            {
+                "index": index,
+                "idempotency_key": key,
+                "task_id": str(task_id),
+                "msg": f"already used for a different request (task {task_id})",
+            }
+            for index, key, task_id in error.conflicts
+        ]
+        return JSONResponse(
+            {"detail": str(error), "conflicts": conflicts}, status_code=status.HTTP_409_CONFLICT
+        )
+    return JSONResponse(
+        {"detail": _details(error, ["body"])}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
+def database_unavailable_response() -> JSONResponse:
+    """503 with Retry-After: nothing was accepted, and the client should try again."""
+    return JSONResponse(
+        {"detail": "the task database is unavailable; nothing was recorded, retry shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def internal_error_response() -> JSONResponse:
+    """500 without internals; the traceback goes to the log."""
+    return JSONResponse(
+        {"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
+    )
+
+
+def install_error_responses(app: FastAPI) -> None:
+    """Answer domain errors and database outages as the functions above say."""
+
+    async def handle_domain_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, TaskgateError)
+        return error_response(error)
+
+    async def handle_database_error(_: Request, error: Exception) -> JSONResponse:
+        if database_unavailable(error):
+            return database_unavailable_response()
+        logger.error("unexpected database error", exc_info=error)
+        return internal_error_response()
+
+    app.add_exception_handler(TaskgateError, handle_domain_error)
+    # Registered per class, not for Exception: Starlette's catch-all re-raises after answering.
+    for error_class in DATABASE_ERRORS:
+        app.add_exception_handler(error_class, handle_database_error)

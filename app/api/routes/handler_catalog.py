@@ -1,0 +1,14 @@
+"""The task handlers this deployment knows."""
+
+from fastapi import APIRouter
+
+from app.schemas import HandlerOut
+from services.handlers.registry import registry
+
+router = APIRouter(prefix="/handlers", tags=["handlers"])
+
+
+@router.get("", response_model=list[HandlerOut])
+async def get_handlers() -> list[HandlerOut]:
+    """List the handlers, with their retry policy, timeout and payload JSON Schema."""
+    return [HandlerOut.from_handler(handler) for handler in registry.all()]

@@ -1,1 +1,0 @@
-"""Task handlers: the registry and the built-in handlers."""

@@ -1,1 +1,0 @@
-"""Business rules, shared by the HTTP routes and the workers."""

@@ -1,0 +1,59 @@
+"""Every exchange, queue, routing key, header and channel name Taskgate uses, and the
+defaults that go with them, in one place.
+
+The defaults here are the values of the RMQ_* settings when the environment sets none.
+"""
+
+# Work path: the API publishes tasks to this exchange; workers consume the queue.
+DEFAULT_EXCHANGE = "taskgate"
+DEFAULT_ROUTING_KEY = "task"
+DEFAULT_QUEUE = "taskgate.tasks"
+
+# The queue a task goes to when neither its handler nor its submit names one.
+DEFAULT_TASK_QUEUE = "default"
+# Priorities run from 0 to 9, a higher one first. Quorum queues have no message priorities,
+# so each named queue is three queues, one per band, that workers drain by weight.
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 0, 9, 5
+HIGH_PRIORITY_FROM, NORMAL_PRIORITY_FROM = 7, 3
+# A queue name becomes part of RabbitMQ queue names and routing keys.
+QUEUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+# Redeliveries of one message before RabbitMQ dead-letters it: a backstop against a
+# message that crashes every worker; retries of failing tasks are counted in PostgreSQL.
+DELIVERY_LIMIT = 20
+
+# Dead-letter path: a task that failed for good, or a message no worker could read.
+DEFAULT_DEAD_LETTER_EXCHANGE = "taskgate.dlx"
+DEFAULT_DEAD_LETTER_ROUTING_KEY = "dead"
+DEFAULT_DEAD_LETTER_QUEUE = "taskgate.dead-letter"
+
+# Cancel signals: a fanout exchange every worker process binds its own temporary queue to.
+CANCEL_EXCHANGE_SUFFIX = ".cancel"
+
+# Delayed redelivery (retry backoff): one queue per power-of-two delay, from 1 s to
+# 2**MAX_DELAY_LEVEL s. Each message carries its own TTL; a queue holds only TTLs in
+# (2**(level-1), 2**level] s, so one stuck behind a longer one is late by less than its own
+# delay. On expiry RabbitMQ dead-letters it back to the work exchange under the routing key
+# it carries in its CC header (its own work queue).
+DELAY_EXCHANGE_SUFFIX = ".delay"
+DELAY_QUEUE_SUFFIX = ".delayed"
+MAX_DELAY_LEVEL = 12
+
+# Concurrent submits of one queue and band travel as one message of up to this many tasks,
+# marked with this header: one publish, one delivery and one ack carry them all.
+TASK_BATCH_LIMIT = 100
+HEADER_TASK_BATCH = "x-taskgate-batch"
+
+# Headers on dead-lettered messages: why the worker gave up, and on which task.
+HEADER_DEAD_REASON = "x-taskgate-reason"
+HEADER_TASK_ID = "x-taskgate-task-id"
+# Set when the worker recorded the death itself before sending the message: the dead-letter
+# subscriber then leaves the task alone (it may have been replayed or purged since).
+HEADER_DEATH_RECORDED = "x-taskgate-death-recorded"
+
+# Set by RabbitMQ on messages it dead-lettered itself (reject, delivery limit, TTL).
+HEADER_X_DEATH = "x-death"
+
+# PostgreSQL NOTIFY channel: a task's id, each time one reaches a terminal state (a trigger
+# sends it; the API's long polls listen).
+TASK_FINISHED_CHANNEL = "taskgate_task_finished"

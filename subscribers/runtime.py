@@ -1,0 +1,64 @@
+"""Everything one worker process runs with, built by the worker app (subscribers/worker.py)
+and handed to the subscribers through FastStream's context."""
+
+from typing import Annotated
+
+from faststream import Context
+
+from config.settings import Settings
+from db.session import Database
+from publishers.publishing import Publishers
+from services.named_queues import known_queues
+from services.relay import OutboxRelay
+from services.retention import RetentionSweep
+from subscribers.admission import AdmissionGate
+from subscribers.cancel_requests import CancelRequests
+from subscribers.execution import Executor
+from subscribers.leases import LeaseKeeper
+
+# The name the runtime goes by in FastStream's context.
+CONTEXT_KEY = "taskgate_worker"
+
+
+class WorkerRuntime:
+    """The worker process's database, publishers, executor, admission gate, leases and
+    background jobs. Building it touches nothing on the network; `start` does."""
+
+    def __init__(self, *, settings: Settings, database: Database, publishers: Publishers):
+        self.settings = settings
+        self.database = database
+        self.publishers = publishers
+        self.cancel_requests = CancelRequests()
+        self.leases = LeaseKeeper(
+            database=database,
+            lease_seconds=settings.task_lease_seconds,
+            cancel_requests=self.cancel_requests,
+        )
+        self.gate = AdmissionGate(slots=settings.worker_concurrency)
+        self.executor = Executor(
+            database=database, leases=self.leases, cancel_requests=self.cancel_requests
+        )
+        self.relay = OutboxRelay(database=database, publishers=publishers, settings=settings)
+        self.sweep = RetentionSweep(database=database, settings=settings)
+
+    async def start(self) -> None:
+        """Once the broker runs: declare what consuming does not (the delay queues have no
+        consumer), and start the lease keeper and the background jobs."""
+        await self.publishers.declare_topology(known_queues(self.settings))
+        self.leases.start()
+        self.relay.start()
+        self.sweep.start()
+
+    async def stop_background_jobs(self) -> None:
+        """When the broker stops taking messages."""
+        await self.sweep.stop()
+        await self.relay.stop()
+
+    async def close(self) -> None:
+        """Once in-flight tasks have ended: stop renewing leases, close the database."""
+        await self.leases.stop()
+        await self.database.dispose()
+
+
+# How a subscriber asks for the runtime.
+WorkerDep = Annotated[WorkerRuntime, Context(CONTEXT_KEY)]
