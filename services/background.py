@@ -1,7 +1,11 @@
-"""A coroutine that runs for the life of a process (the lease keeper, the outbox relay)."""
+"""Coroutines that run for the life of a process (the lease keeper, the outbox relay, the
+retention sweep)."""
 
 import asyncio
 import contextlib
+import logging
+
+logger = logging.getLogger(__name__)
 
 
 class BackgroundLoop:
@@ -24,3 +28,23 @@ class BackgroundLoop:
 
     async def run_forever(self) -> None:
         raise NotImplementedError
+
+
+class PeriodicJob(BackgroundLoop):
+    """Runs `run_once` every `interval` seconds, and at once again while it says more work
+    is waiting; a run that fails is logged and tried again after the interval."""
+
+    interval: float
+
+    async def run_once(self) -> bool:
+        """Do one batch of the work; whether more is waiting."""
+        raise NotImplementedError
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    continue
+            except Exception as error:
+                logger.warning("%s could not run: %s", self.name, error)
+            await asyncio.sleep(self.interval)

@@ -19,7 +19,7 @@ from db.session import Database
 from db.tasks import upkeep
 from publishers.messages import TaskMessage
 from publishers.publishing import Publishers
-from services.background import BackgroundLoop
+from services.background import PeriodicJob
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ async def relay_once(*, session: AsyncSession, publishers: Publishers, grace: ti
     return len(rows)
 
 
-class OutboxRelay(BackgroundLoop):
+class OutboxRelay(PeriodicJob):
     """Runs `relay_once` in the background every OUTBOX_INTERVAL_SECONDS."""
 
     name = "outbox-relay"
@@ -60,16 +60,9 @@ class OutboxRelay(BackgroundLoop):
         self.interval = settings.outbox_interval_seconds
         self.grace = timedelta(seconds=settings.outbox_grace_seconds)
 
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                async with self.database.session() as session:
-                    sent = await relay_once(
-                        session=session, publishers=self.publishers, grace=self.grace
-                    )
-                if sent:
-                    logger.info("relay sent %d owed task message(s)", sent)
-                    continue
-            except Exception as error:
-                logger.warning("outbox relay could not run: %s", error)
-            await asyncio.sleep(self.interval)
+    async def run_once(self) -> bool:
+        async with self.database.session() as session:
+            sent = await relay_once(session=session, publishers=self.publishers, grace=self.grace)
+        if sent:
+            logger.info("relay sent %d owed task message(s)", sent)
+        return sent > 0

@@ -6,7 +6,6 @@ ones RETENTION_DEAD_SECONDS (0: forever). Every API process and worker runs the 
 other nor delete a row twice.
 """
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from config.settings import Settings
 from db.models import TaskStatus
 from db.session import Database
 from db.tasks.upkeep import delete_expired
-from services.background import BackgroundLoop
+from services.background import PeriodicJob
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ async def sweep_once(*, session: AsyncSession, policy: RetentionPolicy, batch_si
     return deleted
 
 
-class RetentionSweep(BackgroundLoop):
+class RetentionSweep(PeriodicJob):
     """Runs `sweep_once` in the background every RETENTION_INTERVAL_SECONDS, and at once
     again while it finds a full batch."""
 
@@ -80,18 +79,14 @@ class RetentionSweep(BackgroundLoop):
         self.batch_size = settings.retention_batch_size
 
     async def run_forever(self) -> None:
-        if not self.policy.rules():
-            return
-        while True:
-            try:
-                async with self.database.session() as session:
-                    deleted = await sweep_once(
-                        session=session, policy=self.policy, batch_size=self.batch_size
-                    )
-                if deleted:
-                    logger.info("retention sweep deleted %d finished task(s)", deleted)
-                if deleted >= self.batch_size:
-                    continue
-            except Exception as error:
-                logger.warning("retention sweep could not run: %s", error)
-            await asyncio.sleep(self.interval)
+        if self.policy.rules():
+            await super().run_forever()
+
+    async def run_once(self) -> bool:
+        async with self.database.session() as session:
+            deleted = await sweep_once(
+                session=session, policy=self.policy, batch_size=self.batch_size
+            )
+        if deleted:
+            logger.info("retention sweep deleted %d finished task(s)", deleted)
+        return deleted >= self.batch_size

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import CANCELLABLE_AT_ONCE, TERMINAL_STATUSES, Task, TaskStatus
 from db.tasks.attempts import finishing
 from db.tasks.filters import DeadLetterFilter
+from db.tasks.upkeep import delete_oldest_finished
 
 
 async def cancel_waiting(*, session: AsyncSession, task_id: uuid.UUID) -> bool:
@@ -138,14 +139,6 @@ async def purge_dead_batch(
 ) -> int:
     """Delete up to `size` dead tasks matching the filter that died by `died_by`, longest
     dead first; rows another purge or replay holds are skipped. The number deleted."""
-    doomed = (
-        select(Task.id)
-        .where(*selection.conditions(), Task.finished_at <= died_by)
-        .order_by(Task.finished_at)
-        .limit(size)
-        .with_for_update(skip_locked=True)
+    return await delete_oldest_finished(
+        session, *selection.conditions(), Task.finished_at <= died_by, limit=size
     )
-    gone = await session.scalars(
-        delete(Task).where(Task.id.in_(doomed.scalar_subquery())).returning(Task.id)
-    )
-    return len(gone.all())

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Task, TaskStatus
@@ -81,14 +81,25 @@ async def delete_expired(
 ) -> int:
     """Delete up to `limit` tasks in `status` that finished more than `kept_for` ago, oldest
     first (one range of the (status, finished_at) index); the number deleted."""
-    expired = (
+    return await delete_oldest_finished(
+        session, Task.status == status, Task.finished_at < func.now() - kept_for, limit=limit
+    )
+
+
+async def delete_oldest_finished(
+    session: AsyncSession, *conditions: ColumnElement[bool], limit: int
+) -> int:
+    """Delete up to `limit` tasks matching `conditions`, longest finished first; rows another
+    process holds are skipped, so deleters running at once never wait for each other nor
+    delete a row twice. The number deleted."""
+    doomed = (
         select(Task.id)
-        .where(Task.status == status, Task.finished_at < func.now() - kept_for)
+        .where(*conditions)
         .order_by(Task.finished_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     gone = await session.scalars(
-        delete(Task).where(Task.id.in_(expired.scalar_subquery())).returning(Task.id)
+        delete(Task).where(Task.id.in_(doomed.scalar_subquery())).returning(Task.id)
     )
     return len(gone.all())
