@@ -14,6 +14,7 @@ COPY publishers ./publishers
 COPY services ./services
 COPY app ./app
 COPY subscribers ./subscribers
+COPY cli ./cli
 
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin taskgate

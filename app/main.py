@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from app.api.error_responses import install_error_responses
 from app.api.openapi import install_openapi
 from app.api.routes import api_router, root_routers
+from app.guards import BodyLimit, HostGuard
 from app.runtime import ApiRuntime
 from config.settings import Settings, get_settings
 
@@ -45,6 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     install_error_responses(app)
     install_openapi(app, settings)
+    configured = settings or get_settings()
+    # The last added runs first: the Host is checked before anything reads the body.
+    app.add_middleware(BodyLimit, max_bytes=configured.max_request_bytes)
+    app.add_middleware(HostGuard, allowed=configured.hosts_allowed)
     return app
 
 

@@ -6,16 +6,19 @@ import logging
 
 from faststream.specification.base import Specification
 
+from app.auth import Authenticator
 from app.broker_connection import BrokerConnector, connect_and_declare
 from app.waiting import TaskWaiter, listener_connection
+from config.names import KEY_CHANGED_CHANNEL
 from config.settings import Settings
 from db.session import Database
 from publishers.broker import build_broker
 from publishers.publishing import Publishers
-from publishers.topology import Topology
 from services.handlers.loader import load_handlers
 from services.named_queues import known_queues
 from services.outbox import Outbox
+from services.payloads import PayloadLimits
+from services.rate_limits import RateLimiter
 from services.relay import OutboxRelay
 from services.retention import RetentionSweep
 from services.submission import Submitter
@@ -35,19 +38,28 @@ class ApiRuntime:
         self.queues = known_queues(settings)
         self.database = Database(settings)
         self.broker = build_broker(settings)
-        self.publishers = Publishers(
-            self.broker,
-            Topology.from_settings(settings),
-            publish_timeout=settings.publish_timeout_seconds,
-        )
+        self.publishers = Publishers.from_settings(self.broker, settings)
         self.outbox = Outbox(
             database=self.database,
             publishers=self.publishers,
             grace_seconds=settings.outbox_grace_seconds,
         )
         self.submitter = Submitter(database=self.database, outbox=self.outbox, settings=settings)
-        # Long polls (`?wait=`) hear of finished tasks through its one LISTEN connection.
+        self.payload_limits = PayloadLimits.from_settings(settings)
+        # Long polls (`?wait=`) hear of finished tasks through its one LISTEN connection,
+        # and the key cache of revoked keys.
         self.waiter = TaskWaiter(functools.partial(listener_connection, settings))
+        self.authenticator = Authenticator(
+            settings=settings,
+            database=self.database,
+            limiter=RateLimiter(
+                database=self.database,
+                rate=settings.rate_limit_per_second,
+                burst=settings.rate_limit_burst,
+            ),
+            hearing=lambda: self.waiter.listening,
+        )
+        self.waiter.subscribe(KEY_CHANGED_CHANNEL, self.authenticator.cache)
         self.relay = OutboxRelay(
             database=self.database, publishers=self.publishers, settings=settings
         )
@@ -59,6 +71,11 @@ class ApiRuntime:
         """Connect the broker (not started: this process publishes, only workers consume)
         and start the background jobs. RabbitMQ being down does not keep the API from
         starting: tasks wait in the outbox meanwhile."""
+        if not self.settings.auth_enabled:
+            logger.warning(
+                "AUTH IS OFF (AUTH_ENABLED=false): anyone who reaches this API may read, "
+                "submit, cancel and purge every task; for local development only"
+            )
         try:
             await connect_and_declare(self.publishers, self.queues)
         except Exception as error:

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
+from fastapi import Query
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -14,7 +15,7 @@ from pydantic import (
 )
 
 from config import names
-from db.models import TaskStatus
+from db.models import Role, TaskStatus
 from db.tasks.filters import DeadLetterFilter
 from db.tasks.reads import Page
 from services.handlers.registry import TaskHandler
@@ -113,6 +114,7 @@ class TaskOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID
+    tenant: str = Field(description="The tenant of the key that submitted it.")
     name: str
     queue: str
     priority: int
@@ -163,8 +165,25 @@ def page_out(page: Page[Any], item: type[TaskOutT]) -> PageOut[TaskOutT]:
     )
 
 
+TenantName = Annotated[str, StringConstraints(max_length=63, pattern=names.TENANT_NAME_PATTERN)]
+TenantFilter = Annotated[
+    list[TenantName] | None,
+    Query(
+        max_length=20,
+        description="Only tasks of these tenants (repeatable); an operator key's filter, a "
+        "tenant's key sees its own tenant only.",
+    ),
+]
+
+
 class DeadLetterFilters(BaseModel):
     """Which dead tasks: every filter given must match."""
+
+    tenant: list[TenantName] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Only tasks of these tenants (repeatable; an operator key's filter).",
+    )
 
     name: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
         default_factory=list, description="Only tasks of these handlers (repeatable)."
@@ -183,8 +202,10 @@ class DeadLetterFilters(BaseModel):
         default=None, description="Only tasks that died before this time (ISO 8601 with a zone)."
     )
 
-    def to_filter(self) -> DeadLetterFilter:
+    def to_filter(self, tenants: frozenset[str] | None = None) -> DeadLetterFilter:
+        """The filter, for `tenants` (None: every tenant's dead tasks)."""
         return DeadLetterFilter(
+            tenants=tenants,
             names=tuple(self.name),
             error=self.error,
             died_after=self.died_after,
@@ -318,3 +339,42 @@ class ReadinessOut(BaseModel):
     status: str
     database: bool
     broker: bool
+
+
+class KeyCreate(BaseModel):
+    """A new API key: for which tenant, with which role."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"tenant": "acme", "role": "write", "name": "ci"}]},
+    )
+
+    tenant: TenantName | None = Field(
+        default=None, description="The key's tenant (default: the creating key's own)."
+    )
+    role: Role = Field(default=Role.READ, description="read, write or admin.")
+    all_tenants: bool = Field(
+        default=False, description="An operator's key, seeing every tenant (operators only)."
+    )
+    name: str = Field(default="", max_length=200, description="A label, to tell keys apart.")
+
+
+class KeyOut(BaseModel):
+    """An API key, without its secret."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    prefix: str = Field(description="The key's first part (`tg_<prefix>_…`), to recognise it.")
+    tenant: str
+    role: Role
+    all_tenants: bool
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    """A key just made: `key` is its secret, shown this once and never again."""
+
+    key: str = Field(description="Send it as `Authorization: Bearer <key>`.")

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,8 +59,18 @@ def _wake(futures: Iterable[asyncio.Future[None]]) -> None:
             future.set_result(None)
 
 
+class Subscriber(Protocol):
+    """Another listener of the one connection: told of each notice on its channel, and of
+    every gap (notices may have been missed while nobody listened)."""
+
+    def notice(self, payload: str) -> None: ...
+
+    def gap(self) -> None: ...
+
+
 class TaskWaiter(BackgroundLoop):
-    """The process's one LISTEN connection, fanned out to futures keyed by task id."""
+    """The process's one LISTEN connection, fanned out to futures keyed by task id (and to
+    the subscribers of other channels)."""
 
     name = "task-waiter"
 
@@ -69,7 +79,12 @@ class TaskWaiter(BackgroundLoop):
         self._connect = connect
         self._channel = channel
         self._waiters: dict[uuid.UUID, set[asyncio.Future[None]]] = {}
+        self._subscribers: dict[str, Subscriber] = {}
         self.listening = False
+
+    def subscribe(self, channel: str, subscriber: Subscriber) -> None:
+        """Have `subscriber` hear `channel` on this connection too (before `start`)."""
+        self._subscribers[channel] = subscriber
 
     @property
     def waiting(self) -> int:
@@ -119,10 +134,14 @@ class TaskWaiter(BackgroundLoop):
         connection.add_termination_listener(lambda _: lost.set())
         try:
             await connection.add_listener(self._channel, self._notified)
+            for channel, subscriber in self._subscribers.items():
+                await connection.add_listener(channel, _relay_to(subscriber))
             self.listening = True
             # Tasks may have finished while nobody listened: every waiter reads again.
             for futures in list(self._waiters.values()):
                 _wake(futures)
+            for subscriber in self._subscribers.values():
+                subscriber.gap()
             logger.info("listening for finished tasks on %s", self._channel)
             while True:
                 try:
@@ -140,15 +159,28 @@ class TaskWaiter(BackgroundLoop):
                 await connection.close(timeout=CLOSE_TIMEOUT_SECONDS)
 
 
+def _relay_to(subscriber: Subscriber) -> Callable[[Any, int, str, str], None]:
+    def notified(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        subscriber.notice(payload)
+
+    return notified
+
+
 async def wait_for_task(
-    *, session: AsyncSession, waiter: TaskWaiter, task_id: uuid.UUID, seconds: float
+    *,
+    session: AsyncSession,
+    waiter: TaskWaiter,
+    task_id: uuid.UUID,
+    tenant: str | None,
+    seconds: float,
 ) -> Task:
-    """The task once it is terminal, or as it is when `seconds` have passed."""
+    """The task (of `tenant`, unless None) once it is terminal, or as it is when `seconds`
+    have passed."""
     deadline = time.monotonic() + seconds
     while True:
         # Registered before the read: a finish after the read still wakes this waiter.
         with waiter.watch(task_id) as finished:
-            task = await get_task(session=session, task_id=task_id)
+            task = await get_task(session=session, task_id=task_id, tenant=tenant)
             remaining = deadline - time.monotonic()
             if task.status in TERMINAL_STATUSES or remaining <= 0:
                 return task

@@ -6,9 +6,11 @@
     psql -h 127.0.0.1 -U postgres -c 'DROP DATABASE taskgate_bench WITH (FORCE)'
 
 `load` creates and migrates DB_NAME and fills it in SQL (INSERT ... SELECT generate_series):
-a month of tasks with skewed handlers (echo 50 %, ..., audit 0.01 %), queues (default 90 %,
-bulk 9 %, critical 1 %) and statuses (succeeded ~96 %, dead ~3.5 % of the failing handlers
-only, cancelled, scheduled, and the newest 2,000 waiting or running). `explain` prints
+a month of tasks of two tenants (acme 80 %, globex 20 %) with skewed handlers (echo 50 %,
+..., audit 0.01 %), queues (default 90 %, bulk 9 %, critical 1 %) and statuses (succeeded
+~96 %, dead ~3.5 % of the failing handlers only, cancelled, scheduled, and the newest 2,000
+waiting or running). The listings are acme's, as an acme key sees them (and two as an
+operator's key sees every tenant). `explain` prints
 EXPLAIN (ANALYZE, BUFFERS) of the first page for each filter, with the very query the API
 sends (built by the service), and flags a sequential scan or a sort of many rows. `latency`
 starts the API under uvicorn on 127.0.0.1 (RabbitMQ is pointed at a closed port: reads do
@@ -34,18 +36,24 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from config.settings import get_settings
 from db.create_database import connect, create_database
+from db.models import Role
+from db.session import Database
 from db.tasks.filters import TaskFilter
 from db.tasks.reads import Cursor, page_query
+from services.keys import create_key
 from services.pagination import encode_cursor
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_SIZE = 100
+TENANT = frozenset({"acme"})
+# What an operator's key sees: every tenant a key was made for, and "" (no tenant).
+EVERY_TENANT = frozenset({"", "acme", "globex"})
 WAITING_STATUSES = ("scheduled", "queued", "running", "retrying")
 
 LOAD = """
-INSERT INTO tasks (id, name, queue, status, payload, result, error, attempts, created_at,
-                   started_at, finished_at, published_at, run_at)
-SELECT gen_random_uuid(), name, queue, status, jsonb_build_object('n', i),
+INSERT INTO tasks (id, tenant, name, queue, status, payload, result, error, attempts,
+                   created_at, started_at, finished_at, published_at, run_at)
+SELECT gen_random_uuid(), tenant, name, queue, status, jsonb_build_object('n', i),
        CASE WHEN status = 'succeeded' THEN jsonb_build_object('n', i) END,
        CASE WHEN status = 'dead' THEN 'failed on purpose' END,
        CASE WHEN status IN ('succeeded', 'dead') THEN 1 ELSE 0 END,
@@ -57,6 +65,7 @@ SELECT gen_random_uuid(), name, queue, status, jsonb_build_object('n', i),
        CASE WHEN status = 'scheduled' THEN created_at + interval '400 days' END
 FROM (
     SELECT i, created_at, name,
+           CASE WHEN r_tenant < 0.80 THEN 'acme' ELSE 'globex' END AS tenant,
            CASE WHEN r_queue < 0.90 THEN 'default' WHEN r_queue < 0.99 THEN 'bulk'
                 ELSE 'critical' END AS queue,
            CASE
@@ -74,8 +83,9 @@ FROM (
                     WHEN r_name < 0.85 THEN 'emulate' WHEN r_name < 0.95 THEN 'resize'
                     WHEN r_name < 0.99 THEN 'report' WHEN r_name < 0.9999 THEN 'invoice'
                     ELSE 'audit' END AS name,
-               r_queue, r_status
-        FROM (SELECT i, random() AS r_name, random() AS r_queue, random() AS r_status
+               r_queue, r_status, r_tenant
+        FROM (SELECT i, random() AS r_name, random() AS r_queue, random() AS r_status,
+                     random() AS r_tenant
               FROM generate_series(1, $1) AS i) AS draws
     ) AS named
 ) AS generated
@@ -89,6 +99,8 @@ class Case:
     label: str
     params: dict[str, Any] = field(default_factory=dict)
     cursor: Cursor | None = None
+    # Whose tasks: a tenant's key sees its own; an operator's key every tenant's.
+    tenants: frozenset[str] = TENANT
 
     def task_filter(self) -> TaskFilter:
         def values(key: str) -> list[str]:
@@ -96,6 +108,7 @@ class Case:
             return [value] if isinstance(value, str) else list(value)
 
         return TaskFilter.of(
+            tenants=self.tenants,
             statuses=values("status"),
             names=values("name"),
             queues=values("queue"),
@@ -144,6 +157,8 @@ async def cases() -> list[Case]:
         Case("status=dead&name=echo (no match)", {"status": "dead", "name": "echo"}),
         Case("created range (one day)", day),
         Case("created range&status=dead", {**day, "status": "dead"}),
+        Case("operator: no filter", tenants=EVERY_TENANT),
+        Case("operator: status=dead", {"status": "dead"}, tenants=EVERY_TENANT),
     ]
 
 
@@ -206,16 +221,42 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def start_api(port: int) -> subprocess.Popen[bytes]:
-    """The API under uvicorn, against DB_NAME, with RabbitMQ out of reach on purpose."""
+    """The API under uvicorn, against DB_NAME, with auth on (as users run it) and RabbitMQ
+    out of reach on purpose."""
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
         + ["--port", str(port), "--no-access-log", "--log-level", "error"],
         cwd=ROOT,
-        env={**os.environ, "RMQ_HOST": "127.0.0.1", "RMQ_PORT": "1"},
+        env={
+            **os.environ,
+            "RMQ_HOST": "127.0.0.1",
+            "RMQ_PORT": "1",
+            "AUTH_ENABLED": "true",
+            "TASKGATE_SECRET": "explain-results-bench-secret",
+        },
     )
 
 
+async def read_keys() -> dict[frozenset[str], str]:
+    """A read key of acme's, and an operator's, made for this run."""
+
+    async def make(tenant: str, all_tenants: bool) -> str:
+        async with database.session() as session:
+            made = await create_key(
+                session=session, tenant=tenant, role=Role.READ, all_tenants=all_tenants
+            )
+        return made.key
+
+    database = Database(get_settings())
+    try:
+        await make("globex", False)  # an operator sees the tenants keys were made for
+        return {TENANT: await make("acme", False), EVERY_TENANT: await make("ops", True)}
+    finally:
+        await database.dispose()
+
+
 async def latency(requests: int, port: int) -> None:
+    keys = await read_keys()
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
         for _ in range(100):
             try:
@@ -230,7 +271,11 @@ async def latency(requests: int, port: int) -> None:
             samples = []
             for index in range(requests + 10):  # the first 10 warm up
                 started = time.perf_counter()
-                response = await client.get("/api/v1/result/", params=query)
+                response = await client.get(
+                    "/api/v1/result/",
+                    params=query,
+                    headers={"Authorization": f"Bearer {keys[case.tenants]}"},
+                )
                 elapsed = (time.perf_counter() - started) * 1000
                 response.raise_for_status()
                 if index >= 10:

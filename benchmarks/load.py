@@ -69,6 +69,7 @@ async def submit(
     batch_size: int = 1,
     max_seconds: float = 600.0,
     rate: float = 0.0,
+    key: str | None = None,
 ) -> LoadResult:
     """Submit `tasks` tasks to 127.0.0.1:`port``path`; stops early after `max_seconds`.
     With `rate` > 0, requests are sent on a schedule of `rate` tasks per second (still at
@@ -77,6 +78,8 @@ async def submit(
     result = LoadResult(tasks=tasks)
     bodies = _bodies(tasks, batch_size)
     headers = {"content-type": "application/json"}
+    if key:
+        headers["authorization"] = f"Bearer {key}"
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
     deadline = started + max_seconds
@@ -126,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--max-seconds", type=float, default=600.0)
     parser.add_argument("--rate", type=float, default=0.0, help="tasks/s; 0: unpaced")
+    parser.add_argument("--key", default=None, help="API key sent as a Bearer token")
     args = parser.parse_args(argv)
     result = asyncio.run(
         submit(
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
             batch_size=args.batch_size,
             max_seconds=args.max_seconds,
             rate=args.rate,
+            key=args.key,
         )
     )
     json.dump(dataclasses.asdict(result), sys.stdout)

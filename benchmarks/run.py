@@ -71,6 +71,7 @@ async def run_load(
         *("--port", str(system.port), "--path", path, "--tasks", str(tasks)),
         *("--concurrency", str(concurrency), "--batch-size", str(batch_size)),
         *("--max-seconds", str(max_seconds), "--rate", str(rate)),
+        *(("--key", system.api_key) if system.api_key else ()),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
     )

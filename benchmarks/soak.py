@@ -69,7 +69,7 @@ async def sample(
     connection = await connect(get_settings(), stack.system.database)
     next_listing = 0.0
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=stack.system.headers) as http:
             while not done.is_set():
                 stack.check_alive()
                 elapsed = time.monotonic() - started
@@ -112,7 +112,7 @@ async def soak(args: argparse.Namespace, command: str) -> dict[str, Any]:
             done.set()
             await sampler
             peak = {p: memory_kib(getattr(stack, p).pid, "VmHWM") / 1024 for p in ("api", "worker")}
-            async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession(headers=system.headers) as http:
                 at_rest = [
                     (await _list_once(http, system.url + LISTING))[0]
                     for _ in range(AT_REST_LISTINGS)

@@ -8,10 +8,11 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 
 from benchmarks import broker
-from benchmarks.systems import ROOT, System
+from benchmarks.systems import BENCH_KEY, BENCH_KEY_PREFIX, BENCH_TENANT, ROOT, System
 from config.settings import get_settings
 from db import create_database
 from db.create_database import connect
+from services.keys import secret_hash
 
 
 async def recreate_database(system: System) -> None:
@@ -27,10 +28,27 @@ async def recreate_database(system: System) -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        await _add_bench_key(system)
         return
     connection = await connect(get_settings(), system.database)
     try:
         await connection.execute(system.schema)
+    finally:
+        await connection.close()
+
+
+async def _add_bench_key(system: System) -> None:
+    """The write key the load generator sends (its secret is in benchmarks/systems.py)."""
+    secret = BENCH_KEY.split("_", 2)[2]
+    connection = await connect(get_settings(), system.database)
+    try:
+        await connection.execute(
+            "INSERT INTO api_keys (id, prefix, secret_hash, tenant, role) "
+            "VALUES (gen_random_uuid(), $1, $2, $3, 'write')",
+            BENCH_KEY_PREFIX,
+            secret_hash(secret),
+            BENCH_TENANT,
+        )
     finally:
         await connection.close()
 
@@ -43,7 +61,9 @@ async def empty_table(system: System) -> None:
     """Remove every task (the warm-up's), so a measured run starts from an empty table."""
     connection = await connect(get_settings(), system.database)
     try:
-        await connection.execute(f"TRUNCATE {system.table}")
+        # Taskgate's count of unfinished tasks per tenant goes with them.
+        tables = system.table if system.schema is not None else "tasks, tenant_load"
+        await connection.execute(f"TRUNCATE {tables}")
     finally:
         await connection.close()
 

@@ -15,6 +15,12 @@ BIN = Path(sys.executable).parent
 RESULTS = ROOT / "benchmarks" / "results"
 
 TASKGATE_PORT, BASELINE_PORT = 18000, 18001
+# Taskgate runs with auth on, as users run it: one write key, made in its fresh database,
+# and a rate limit far above what the bench sends (the limiter still leases its tokens).
+BENCH_TENANT = "bench"
+BENCH_KEY_PREFIX = "0123456789ab"
+BENCH_KEY = f"tg_{BENCH_KEY_PREFIX}_taskgate-bench-key-not-a-secret"
+BENCH_SECRET = "taskgate-bench-message-secret"
 TASKGATE_DATABASE, BASELINE_DATABASE = "taskgate_bench", "taskgate_bench_baseline"
 TASKGATE_PREFIX, BASELINE_PREFIX = "taskgate-bench", "taskgate-bench-baseline"
 # Messages each worker process holds at once, the same for both systems.
@@ -44,6 +50,12 @@ class System:
     exchanges: tuple[str, ...]
     # SQL that makes the table; None: Taskgate's own Alembic migrations.
     schema: str | None = None
+    # Sent with every request as `Authorization: Bearer` (None: the system has no auth).
+    api_key: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     @property
     def url(self) -> str:
@@ -112,7 +124,12 @@ def taskgate(
             "TASKGATE_HANDLERS": "benchmarks.handlers",
             "WORKER_PREFETCH": str(prefetch),
             "DB_POOL_SIZE": str(pool_size),
+            "AUTH_ENABLED": "true",
+            "TASKGATE_SECRET": BENCH_SECRET,
+            "RATE_LIMIT_PER_SECOND": "1000000",
+            "RATE_LIMIT_BURST": "2000000",
         },
+        api_key=BENCH_KEY,
         queue=queue,
         queues=(*bands, dead_letter_queue, *delay_queues),
         exchanges=(
@@ -128,7 +145,8 @@ def baseline(*, prefetch: int = DEFAULT_PREFETCH, pool_size: int = DEFAULT_POOL_
     """The hand-written baseline (`benchmarks.baseline`) on the same servers."""
     settings = get_settings()
     queue = f"{BASELINE_PREFIX}.tasks"
-    password = f":{settings.db_pass}" if settings.db_pass else ""
+    secret = settings.db_pass.get_secret_value()
+    password = f":{secret}" if secret else ""
     dsn = (
         f"postgresql://{settings.db_user}{password}@{settings.db_host}:{settings.db_port}"
         f"/{BASELINE_DATABASE}"

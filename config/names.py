@@ -57,3 +57,22 @@ HEADER_X_DEATH = "x-death"
 # PostgreSQL NOTIFY channel: a task's id, each time one reaches a terminal state (a trigger
 # sends it; the API's long polls listen).
 TASK_FINISHED_CHANNEL = "taskgate_task_finished"
+
+# NOTIFY channel: a key's id, each time a key is revoked (a trigger sends it; every API
+# process listens, and forgets what it knew of the key).
+KEY_CHANGED_CHANNEL = "taskgate_key_changed"
+
+# API keys look like `tg_<prefix>_<secret>`: the prefix finds the key's row, only a hash of
+# the secret is kept. Sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+API_KEY_MARK = "tg"
+API_KEY_HEADER = "X-API-Key"
+# Tenant names: what a key's tenant may be called ("" is no tenant: auth off, or a message
+# no task stands behind).
+TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+
+# Messages carry an HMAC of their body and their x-taskgate-* headers; a worker changes no
+# task for a message whose signature does not verify.
+HEADER_SIGNATURE = "x-taskgate-signature"
+# Set (and signed) by a worker that dead-letters a message it could not trust: the record
+# names no task, and changes none.
+HEADER_UNVERIFIED = "x-taskgate-unverified"

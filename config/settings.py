@@ -2,8 +2,9 @@
 
 import re
 from functools import lru_cache
+from urllib.parse import quote
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL
 
@@ -19,13 +20,13 @@ class Settings(BaseSettings):
     db_port: int = 5432
     db_name: str = "taskgate"
     db_user: str = "postgres"
-    db_pass: str = ""
+    db_pass: SecretStr = SecretStr("")
     db_pool_size: int = Field(default=20, ge=1)
 
     rmq_host: str = "127.0.0.1"
     rmq_port: int = 5672
     rmq_user: str = "guest"
-    rmq_password: str = "guest"
+    rmq_password: SecretStr = SecretStr("guest")
     rmq_vhost: str = "/"
 
     rmq_queue_exchange: str = names.DEFAULT_EXCHANGE
@@ -60,6 +61,30 @@ class Settings(BaseSettings):
     retention_dead_seconds: int = Field(default=30 * 24 * 3600, ge=0)
     retention_interval_seconds: float = Field(default=60.0, gt=0)
     retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+    # Security (README: Security). Every endpoint but the probes and the documentation needs
+    # an API key unless AUTH_ENABLED is false; requests whose Host is not listed are refused
+    # (DNS rebinding). TASKGATE_SECRET signs every message; the API and the workers share it.
+    auth_enabled: bool = True
+    allowed_hosts: str = "localhost,127.0.0.1,[::1]"
+    taskgate_secret: SecretStr = SecretStr("")
+
+    # Limits on what clients send (README: Limits).
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_payload_bytes: int = Field(default=256 * 1024, ge=64)
+    max_payload_depth: int = Field(default=32, ge=1, le=200)
+    max_attempts_limit: int = Field(default=100, ge=1)
+    max_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    # Stored per task: error text and tracebacks are cut to these lengths, the history of
+    # failed attempts keeps the most recent entries.
+    max_error_chars: int = Field(default=4000, ge=100)
+    max_traceback_chars: int = Field(default=16_000, ge=100)
+    max_attempt_history: int = Field(default=50, ge=1)
+    # Requests per second one key may make, and the burst it may save up (0: no limit).
+    rate_limit_per_second: float = Field(default=1000.0, ge=0)
+    rate_limit_burst: int = Field(default=2000, ge=1)
+    # Tasks one tenant may have unfinished at once (0: no limit).
+    tenant_max_unfinished: int = Field(default=1_000_000, ge=0)
 
     # Comma-separated modules whose @task_handler functions are loaded beside the built-ins.
     taskgate_handlers: str = ""
@@ -101,7 +126,7 @@ class Settings(BaseSettings):
         return URL.create(
             "postgresql+asyncpg",
             username=self.db_user,
-            password=self.db_pass or None,
+            password=self.db_pass.get_secret_value() or None,
             host=self.db_host,
             port=self.db_port,
             database=self.db_name,
@@ -110,8 +135,44 @@ class Settings(BaseSettings):
     @property
     def amqp_url(self) -> str:
         """AMQP URL of the RabbitMQ broker."""
-        vhost = "" if self.rmq_vhost == "/" else self.rmq_vhost
-        return f"amqp://{self.rmq_user}:{self.rmq_password}@{self.rmq_host}:{self.rmq_port}/{vhost}"
+        user = quote(self.rmq_user, safe="")
+        password = quote(self.rmq_password.get_secret_value(), safe="")
+        vhost = "" if self.rmq_vhost == "/" else quote(self.rmq_vhost, safe="")
+        return f"amqp://{user}:{password}@{self.rmq_host}:{self.rmq_port}/{vhost}"
+
+    @property
+    def hosts_allowed(self) -> list[str]:
+        """Host header values listed in ALLOWED_HOSTS (`*`: any)."""
+        return [host.lower() for host in _split(self.allowed_hosts)]
+
+    @property
+    def message_secret(self) -> bytes:
+        """The key that signs messages (the API and the workers ask for it at start).
+        Without auth and without TASKGATE_SECRET, a fixed development key: good for a local
+        instance, never for a shared broker."""
+        secret = self.taskgate_secret.get_secret_value()
+        if secret:
+            if len(secret) < MIN_SECRET_CHARS:
+                raise ConfigurationError(
+                    f"TASKGATE_SECRET is too short: use at least {MIN_SECRET_CHARS} characters"
+                )
+            return secret.encode()
+        if self.auth_enabled:
+            raise ConfigurationError(
+                "TASKGATE_SECRET is not set: with AUTH_ENABLED=true the API and the workers "
+                f"need the same secret of at least {MIN_SECRET_CHARS} characters to sign and "
+                "check messages (local development without auth: AUTH_ENABLED=false)"
+            )
+        return DEVELOPMENT_SECRET.encode()
+
+
+# Signs messages when auth is off and no TASKGATE_SECRET is given (local development).
+DEVELOPMENT_SECRET = "taskgate-development-secret-not-for-production"
+MIN_SECRET_CHARS = 16
+
+
+class ConfigurationError(Exception):
+    """A setting that keeps Taskgate from starting; the message says which and what to do."""
 
 
 def _split(listed: str) -> list[str]:

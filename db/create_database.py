@@ -15,7 +15,7 @@ async def connect(settings: Settings, database: str = "postgres") -> asyncpg.Con
         host=settings.db_host,
         port=settings.db_port,
         user=settings.db_user,
-        password=settings.db_pass or None,
+        password=settings.db_pass.get_secret_value() or None,
         database=database,
     )
 

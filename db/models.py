@@ -5,7 +5,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Index, MetaData, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -37,6 +47,16 @@ WAITING_STATUSES = (TaskStatus.QUEUED, TaskStatus.RETRYING)
 CANCELLABLE_AT_ONCE = (TaskStatus.SCHEDULED, *WAITING_STATUSES)
 
 
+# Listing indexes by name suffix: the columns after the tenant, before (created_at, id).
+LISTING_INDEX_COLUMNS: dict[str, tuple[str, ...]] = {
+    "created_at_id": (),
+    "status_created_at_id": ("status",),
+    "name_created_at_id": ("name",),
+    "status_name_created_at_id": ("status", "name"),
+    "queue_created_at_id": ("queue",),
+}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -51,17 +71,17 @@ class Task(Base):
             "'cancelled')",
             name="status_known",
         ),
-        Index("ix_tasks_created_at_id", text("created_at DESC"), text("id DESC")),
-        Index("ix_tasks_status_created_at_id", "status", text("created_at DESC"), text("id DESC")),
-        Index("ix_tasks_name_created_at_id", "name", text("created_at DESC"), text("id DESC")),
-        Index(
-            "ix_tasks_status_name_created_at_id",
-            "status",
-            "name",
-            text("created_at DESC"),
-            text("id DESC"),
+        # The listings: every one reads one index in page order, the tenant in front.
+        *(
+            Index(
+                f"ix_tasks_tenant_{suffix}",
+                "tenant",
+                *columns,
+                text("created_at DESC"),
+                text("id DESC"),
+            )
+            for suffix, columns in LISTING_INDEX_COLUMNS.items()
         ),
-        Index("ix_tasks_queue_created_at_id", "queue", text("created_at DESC"), text("id DESC")),
         # Retention sweeps and dead-letter time ranges.
         Index(
             "ix_tasks_status_finished_at",
@@ -120,7 +140,8 @@ class Task(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # While running: the worker holding the task renews this; once past, another may take over.
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Idempotency keys are unique per tenant; until there is auth, every task is tenant "".
+    # The tenant of the key that submitted it ("" with auth off, and for records of messages
+    # no task stands behind); idempotency keys are unique per tenant.
     tenant: Mapped[str] = mapped_column(Text, server_default=text("''"))
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     # What the key was first used for: a repeat must be the same request.
@@ -133,3 +154,52 @@ class Task(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Times the task was replayed from the dead-letter queue (each replay restarts attempts).
     replays: Mapped[int] = mapped_column(server_default=text("0"))
+
+
+class Role(enum.StrEnum):
+    """What an API key may do; each role may do what the ones before it may."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+class ApiKey(Base):
+    """An API key: only a hash of its secret is kept."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("role IN ('read', 'write', 'admin')", name="role_known"),
+        UniqueConstraint("prefix"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # Shown in the key itself, to find its row; the secret part is only hashed.
+    prefix: Mapped[str] = mapped_column(Text)
+    secret_hash: Mapped[str] = mapped_column(Text)
+    tenant: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    # An operator's key: sees and acts on every tenant's tasks.
+    all_tenants: Mapped[bool] = mapped_column(server_default=text("false"))
+    name: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateBucket(Base):
+    """The token bucket of one key, shared by every API process (README: Limits)."""
+
+    __tablename__ = "rate_buckets"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tokens: Mapped[float]
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TenantLoad(Base):
+    """How many unfinished tasks a tenant has, kept by triggers on the tasks table."""
+
+    __tablename__ = "tenant_load"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    unfinished: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -2,6 +2,7 @@
 document), and every publish Taskgate makes through them."""
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -10,10 +11,16 @@ from typing import Any
 
 from aio_pika.abc import AbstractRobustQueue, FieldValue
 from faststream.rabbit import RabbitBroker
+from pydantic import BaseModel
 
 from config import names
+from config.settings import Settings
 from publishers.messages import CancelMessage, TaskBatchMessage, TaskMessage
+from publishers.signing import MessageSigner
 from publishers.topology import Band, Topology, band_of, delay_level, delay_routing_key
+
+JSON = "application/json"
+RAW = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -26,13 +33,22 @@ class QueueDepth:
 
 
 class Publishers:
-    """Every message Taskgate sends. Each publish waits for the broker's confirm at most
-    `publish_timeout` seconds, then raises TimeoutError: no caller waits on the broker for
-    longer (a broker under a memory alarm blocks publishers indefinitely)."""
+    """Every message Taskgate sends, each signed (publishers/signing.py). Each publish waits
+    for the broker's confirm at most `publish_timeout` seconds, then raises TimeoutError: no
+    caller waits on the broker for longer (a broker under a memory alarm blocks publishers
+    indefinitely)."""
 
-    def __init__(self, broker: RabbitBroker, topology: Topology, *, publish_timeout: float):
+    def __init__(
+        self,
+        broker: RabbitBroker,
+        topology: Topology,
+        *,
+        signer: MessageSigner,
+        publish_timeout: float,
+    ) -> None:
         self.broker = broker
         self.topology = topology
+        self.signer = signer
         self.publish_timeout = publish_timeout
         self._task = broker.publisher(
             exchange=topology.work_exchange,
@@ -50,7 +66,6 @@ class Publishers:
             persist=True,
             mandatory=True,
             schema=TaskBatchMessage,
-            headers={names.HEADER_TASK_BATCH: True},
             title="submit-tasks",
             description=(
                 f"Up to {names.TASK_BATCH_LIMIT} tasks of one named queue and priority band, "
@@ -90,9 +105,19 @@ class Publishers:
             ),
         )
 
+    @classmethod
+    def from_settings(cls, broker: RabbitBroker, settings: Settings) -> "Publishers":
+        """Publishers on `broker` for the topology, secret and timeout of `settings`."""
+        return cls(
+            broker,
+            Topology.from_settings(settings),
+            signer=MessageSigner(settings.message_secret),
+            publish_timeout=settings.publish_timeout_seconds,
+        )
+
     async def publish_task(self, message: TaskMessage) -> None:
         """Publish a task for the workers; returns once the broker confirmed it."""
-        await self._confirmed(self._task.publish(message, routing_key=self._route(message)))
+        await self._send(self._task, message, routing_key=self._route(message))
 
     async def publish_tasks(self, messages: Sequence[TaskMessage]) -> list[BaseException | None]:
         """Publish tasks for the workers, those of one queue and band together in messages
@@ -121,32 +146,43 @@ class Publishers:
 
     async def publish_later(self, message: TaskMessage, *, delay_seconds: float) -> None:
         """Publish a task to come back to its work queue after `delay_seconds`."""
-        await self._confirmed(
-            self._delayed_task.publish(
-                message,
-                routing_key=delay_routing_key(delay_level(delay_seconds)),
-                # Dead-lettered at expiry under its original routing keys: CC's is its work
-                # queue.
-                headers={"CC": [self._route(message)]},
-                expiration=timedelta(seconds=max(delay_seconds, 0.001)),
-            )
+        await self._send(
+            self._delayed_task,
+            message,
+            routing_key=delay_routing_key(delay_level(delay_seconds)),
+            # Dead-lettered at expiry under its original routing keys: CC's is its work queue.
+            extra_headers={"CC": [self._route(message)]},
+            expiration=timedelta(seconds=max(delay_seconds, 0.001)),
         )
 
     async def publish_cancel(self, message: CancelMessage) -> None:
         """Tell every worker process to stop the task if it is running it."""
-        await self._confirmed(self._cancel.publish(message))
+        await self._send(self._cancel, message)
 
     async def publish_dead_letter(
-        self, body: Any, *, reason: str, task_id: str | None, recorded: bool = False
+        self,
+        body: bytes | dict[str, Any],
+        *,
+        reason: str,
+        task_id: str | None,
+        recorded: bool = False,
+        unverified: bool = False,
     ) -> None:
         """Send a message to the dead-letter queue with the reason it could not be run;
-        `recorded`: the task is already marked dead in the task table."""
+        `recorded`: the task is already marked dead in the task table; `unverified`: the
+        message's own signature did not verify, so its record must change no task."""
         headers: dict[str, FieldValue] = {names.HEADER_DEAD_REASON: reason[:2000]}
         if task_id is not None:
             headers[names.HEADER_TASK_ID] = task_id
         if recorded:
             headers[names.HEADER_DEATH_RECORDED] = True
-        await self._confirmed(self._dead_letter.publish(body, headers=headers))
+        if unverified:
+            headers[names.HEADER_UNVERIFIED] = True
+        if isinstance(body, bytes):
+            # Sent as it came (it may not be JSON): the dead-letter subscriber reads bytes.
+            await self._send(self._dead_letter, body, headers=headers, content_type=RAW)
+        else:
+            await self._send(self._dead_letter, json.dumps(body).encode(), headers=headers)
 
     async def declare_topology(self, queues: list[str]) -> None:
         """Declare the exchanges and queues and their bindings for these named task queues
@@ -180,10 +216,33 @@ class Publishers:
 
     async def _publish_chunk(self, messages: list[TaskMessage], route: str) -> None:
         if len(messages) == 1:
-            await self._confirmed(self._task.publish(messages[0], routing_key=route))
+            await self._send(self._task, messages[0], routing_key=route)
         else:
             batch = TaskBatchMessage(tasks=messages)
-            await self._confirmed(self._task_batch.publish(batch, routing_key=route))
+            await self._send(
+                self._task_batch,
+                batch,
+                routing_key=route,
+                headers={names.HEADER_TASK_BATCH: True},
+            )
+
+    async def _send(
+        self,
+        publisher: Any,
+        message: BaseModel | bytes,
+        *,
+        headers: dict[str, FieldValue] | None = None,
+        extra_headers: dict[str, FieldValue] | None = None,
+        **options: Any,
+    ) -> None:
+        """Serialize, sign (the body and `headers`; `extra_headers` are for the broker),
+        publish, and wait for the confirm."""
+        body = message if isinstance(message, bytes) else message.model_dump_json().encode()
+        signed = self.signer.signed_headers(body, headers or {})
+        options.setdefault("content_type", JSON)
+        await self._confirmed(
+            publisher.publish(body, headers={**signed, **(extra_headers or {})}, **options)
+        )
 
     async def _confirmed(self, publishing: Awaitable[Any]) -> None:
         """Wait for the broker's confirm at most `publish_timeout`, then raise TimeoutError.

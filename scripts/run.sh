@@ -17,6 +17,17 @@ stop() {
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
+# Local development: without a say from the environment, auth is off on a loopback address
+# (and only there), and the API says so loudly. `AUTH_ENABLED=true make run` keeps it on.
+case "${HOST:-127.0.0.1}" in
+  127.0.0.1 | localhost | ::1)
+    if [[ -z ${AUTH_ENABLED:-} ]]; then
+      export AUTH_ENABLED=false
+      echo "make run: AUTH IS OFF for local development on ${HOST:-127.0.0.1} (AUTH_ENABLED=true make run keeps it on)" >&2
+    fi
+    ;;
+esac
+
 "$bin/uvicorn" app.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" &
 pids+=($!)
 "$bin/faststream" run --factory subscribers.worker:create_app --workers "${WORKERS:-1}" &

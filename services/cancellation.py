@@ -30,27 +30,27 @@ class Cancellation:
 
 
 async def cancel_task(
-    *, session: AsyncSession, publishers: Publishers, task_id: uuid.UUID
+    *, session: AsyncSession, publishers: Publishers, task_id: uuid.UUID, tenant: str | None
 ) -> Cancellation:
-    """Cancel a task that has not started; ask the worker of a running one to stop it.
-    A finished task is a TaskFinishedError."""
+    """Cancel a task (of `tenant`, unless None) that has not started; ask the worker of a
+    running one to stop it. A finished task is a TaskFinishedError."""
     for _ in range(ATTEMPTS):
-        if await cancel_waiting(session=session, task_id=task_id):
+        if await cancel_waiting(session=session, task_id=task_id, tenant=tenant):
             await session.commit()
-            return Cancellation(task=await _reread(session, task_id), done=True)
-        if await request_cancel(session=session, task_id=task_id):
+            return Cancellation(task=await _reread(session, task_id, tenant), done=True)
+        if await request_cancel(session=session, task_id=task_id, tenant=tenant):
             await session.commit()
             await _signal(publishers, task_id)
-            return Cancellation(task=await _reread(session, task_id), done=False)
-        task = await _reread(session, task_id)
+            return Cancellation(task=await _reread(session, task_id, tenant), done=False)
+        task = await _reread(session, task_id, tenant)
         if task.status in TERMINAL_STATUSES:
             raise TaskFinishedError(task_id, task.status)
     return Cancellation(task=task, done=task.status in TERMINAL_STATUSES)
 
 
-async def _reread(session: AsyncSession, task_id: uuid.UUID) -> Task:
+async def _reread(session: AsyncSession, task_id: uuid.UUID, tenant: str | None) -> Task:
     session.expire_all()
-    return await get_task(session=session, task_id=task_id)
+    return await get_task(session=session, task_id=task_id, tenant=tenant)
 
 
 async def _signal(publishers: Publishers, task_id: uuid.UUID) -> None:

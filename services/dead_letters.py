@@ -60,9 +60,10 @@ async def list_dead_letters(
     return await reads.page_of_dead(session=session, selection=selection, after=cursor, limit=limit)
 
 
-async def get_dead_letter(*, session: AsyncSession, task_id: uuid.UUID) -> Task:
-    """The dead task with this id; TaskNotFoundError, or TaskNotDeadError naming its status."""
-    task = await reads.get_task(session=session, task_id=task_id)
+async def get_dead_letter(*, session: AsyncSession, task_id: uuid.UUID, tenant: str | None) -> Task:
+    """The dead task with this id (of `tenant`, unless None); TaskNotFoundError, or
+    TaskNotDeadError naming its status."""
+    task = await reads.get_task(session=session, task_id=task_id, tenant=tenant)
     if task is None:
         raise TaskNotFoundError(task_id)
     if task.status != TaskStatus.DEAD:
@@ -70,9 +71,11 @@ async def get_dead_letter(*, session: AsyncSession, task_id: uuid.UUID) -> Task:
     return task
 
 
-async def not_dead_error(*, session: AsyncSession, task_id: uuid.UUID) -> TaskgateError:
+async def not_dead_error(
+    *, session: AsyncSession, task_id: uuid.UUID, tenant: str | None
+) -> TaskgateError:
     """Why a conditional change of a dead task matched no row: it is gone, or not dead."""
-    status = await reads.task_status(session=session, task_id=task_id)
+    status = await reads.task_status(session=session, task_id=task_id, tenant=tenant)
     if status is None:
         return TaskNotFoundError(task_id)
     if status == TaskStatus.DEAD:

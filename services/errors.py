@@ -121,3 +121,50 @@ class InvalidFilterError(TaskgateError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(message)
+
+
+class InvalidFieldError(TaskgateError):
+    """A field of the request breaks a limit or a rule the schema cannot say; `location` is
+    where it sits in the request, as in a 422's `loc`."""
+
+    def __init__(self, location: Sequence[str | int], message: str) -> None:
+        self.location = list(location)
+        super().__init__(message)
+
+
+class NotAuthenticatedError(TaskgateError):
+    """No API key, or one that is unknown, malformed or revoked."""
+
+
+class ForbiddenError(TaskgateError):
+    """The key is valid but may not do this."""
+
+
+class RateLimitedError(TaskgateError):
+    """The key made more requests than its rate allows; retry after `retry_after` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"too many requests for this API key; retry after {retry_after} s "
+            "(RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST)"
+        )
+
+
+class TenantBusyError(TaskgateError):
+    """The tenant has as many unfinished tasks as it may; retry once some have finished."""
+
+    retry_after = 5
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"this tenant already has {limit} unfinished tasks, the most it may have "
+            "(TENANT_MAX_UNFINISHED); submit again once some have finished"
+        )
+
+
+class KeyNotFoundError(TaskgateError):
+    def __init__(self, key_id: object) -> None:
+        self.key_id = key_id
+        super().__init__(f"no API key with id {key_id}")

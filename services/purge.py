@@ -12,10 +12,13 @@ from services.dead_letters import not_dead_error
 PURGE_BATCH_SIZE = 1000
 
 
-async def purge_dead_letter(*, session: AsyncSession, task_id: uuid.UUID) -> None:
-    """Delete the dead task; TaskNotFoundError, or TaskNotDeadError if it is not dead."""
-    if not await manage.purge_dead(session=session, task_id=task_id):
-        error = await not_dead_error(session=session, task_id=task_id)
+async def purge_dead_letter(
+    *, session: AsyncSession, task_id: uuid.UUID, tenant: str | None
+) -> None:
+    """Delete the dead task (of `tenant`, unless None); TaskNotFoundError, or
+    TaskNotDeadError if it is not dead."""
+    if not await manage.purge_dead(session=session, task_id=task_id, tenant=tenant):
+        error = await not_dead_error(session=session, task_id=task_id, tenant=tenant)
         await session.rollback()
         raise error
     await session.commit()
@@ -24,8 +27,8 @@ async def purge_dead_letter(*, session: AsyncSession, task_id: uuid.UUID) -> Non
 async def purge_matching(
     *, session: AsyncSession, selection: DeadLetterFilter, batch_size: int = PURGE_BATCH_SIZE
 ) -> int:
-    """Delete the dead tasks matching the filter, longest dead first, one transaction of at
-    most `batch_size` each; the number deleted."""
+    """Delete the dead tasks matching the filter (its tenants), longest dead first, one
+    transaction of at most `batch_size` each; the number deleted."""
     # Only tasks dead when the request came, so a steady stream of deaths cannot keep it going.
     started = await reads.database_now(session=session)
     total = 0

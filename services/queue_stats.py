@@ -25,10 +25,11 @@ class QueueStats:
 
 
 async def queue_stats(
-    *, session: AsyncSession, publishers: Publishers, known: Sequence[str]
+    *, session: AsyncSession, publishers: Publishers, known: Sequence[str], tenant: str | None
 ) -> list[QueueStats]:
-    """Every known queue, and any other queue that still has tasks recorded."""
-    counts = await counts_by_queue_and_status(session=session)
+    """Every known queue, and any other queue that still has tasks recorded: what RabbitMQ
+    holds (all tenants' messages), and the tasks of `tenant` (None: every tenant) by status."""
+    counts = await counts_by_queue_and_status(session=session, tenant=tenant)
     stats = []
     for name in sorted({*known, *counts}):
         tasks = {status.value: counts.get(name, {}).get(status, 0) for status in TaskStatus}

@@ -20,6 +20,7 @@ from db.tasks.filters import DeadLetterFilter
 from services.dead_letters import get_dead_letter, is_message_record, not_dead_error
 from services.errors import InvalidPayloadError, NotReplayableError, UnknownHandlerError
 from services.outbox import Outbox
+from services.payloads import PayloadLimits
 from services.submission import validate_submission
 
 # Dead tasks replayed per transaction by a bulk replay.
@@ -39,16 +40,20 @@ async def replay_dead_letter(
     session: AsyncSession,
     outbox: Outbox,
     task_id: uuid.UUID,
+    tenant: str | None,
+    limits: PayloadLimits,
     payload: dict[str, Any] | None = None,
 ) -> Task:
-    """Queue the dead task again (with `payload` instead of its own, if given), commit, then
-    publish it; the task as replayed."""
-    task = await get_dead_letter(session=session, task_id=task_id)
-    new_payload = _checked_payload(task, payload)
-    replayed = await manage.replay_dead(session=session, task_ids=[task_id], payload=new_payload)
+    """Queue the dead task (of `tenant`, unless None) again, with `payload` instead of its
+    own if given, commit, then publish it; the task as replayed."""
+    task = await get_dead_letter(session=session, task_id=task_id, tenant=tenant)
+    new_payload = _checked_payload(task, payload, limits)
+    replayed = await manage.replay_dead(
+        session=session, task_ids=[task_id], tenant=tenant, payload=new_payload
+    )
     if not replayed:
         # Replayed or purged by another request since it was read.
-        error = await not_dead_error(session=session, task_id=task_id)
+        error = await not_dead_error(session=session, task_id=task_id, tenant=tenant)
         await session.rollback()
         raise error
     await session.commit()
@@ -62,10 +67,12 @@ async def replay_matching(
     outbox: Outbox,
     selection: DeadLetterFilter,
     limit: int,
+    limits: PayloadLimits,
     batch_size: int = REPLAY_BATCH_SIZE,
 ) -> BulkReplay:
-    """Replay up to `limit` dead tasks matching the filter, longest dead first, one
-    transaction of at most `batch_size` each; those that cannot run are skipped."""
+    """Replay up to `limit` dead tasks matching the filter (its tenants), longest dead
+    first, one transaction of at most `batch_size` each; those that cannot run are
+    skipped."""
     # Only tasks dead when the request came: one replayed here that dies again meanwhile is
     # not replayed a second time.
     started = await reads.database_now(session=session)
@@ -80,9 +87,10 @@ async def replay_matching(
         if not batch:
             break
         after = (batch[-1].finished_at, batch[-1].id)
-        runnable = [task.id for task in batch if _can_replay(task)]
+        runnable = [task.id for task in batch if _can_replay(task, limits)]
         skipped += len(batch) - len(runnable)
-        tasks = await manage.replay_dead(session=session, task_ids=runnable)
+        # The rows are locked, and were selected by the filter's tenants.
+        tasks = await manage.replay_dead(session=session, task_ids=runnable, tenant=None)
         await session.commit()
         await _publish(outbox, tasks)
         replayed.extend(task.id for task in tasks)
@@ -92,7 +100,9 @@ async def replay_matching(
     return BulkReplay(replayed=replayed, skipped=skipped)
 
 
-def _checked_payload(task: Task, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+def _checked_payload(
+    task: Task, payload: dict[str, Any] | None, limits: PayloadLimits
+) -> dict[str, Any] | None:
     """The new payload to store (None: keep the task's own), once the task can run with it;
     NotReplayableError, or InvalidPayloadError for a new payload that does not fit."""
     if is_message_record(task):
@@ -102,8 +112,8 @@ def _checked_payload(task: Task, payload: dict[str, Any] | None) -> dict[str, An
             "handler and payload that can run; purge it, or submit the task anew",
         )
     try:
-        _, normalized = validate_submission(
-            name=task.name, payload=task.payload if payload is None else payload
+        valid = validate_submission(
+            name=task.name, payload=task.payload if payload is None else payload, limits=limits
         )
     except UnknownHandlerError as error:
         raise NotReplayableError(
@@ -122,12 +132,12 @@ def _checked_payload(task: Task, payload: dict[str, Any] | None) -> dict[str, An
             f"its payload no longer fits handler {task.name!r} ({problems}); replay it with "
             "an edited payload",
         ) from error
-    return None if payload is None else normalized
+    return None if payload is None else valid.payload
 
 
-def _can_replay(task: Task) -> bool:
+def _can_replay(task: Task, limits: PayloadLimits) -> bool:
     try:
-        _checked_payload(task, None)
+        _checked_payload(task, None, limits)
     except NotReplayableError:
         return False
     return True

@@ -33,9 +33,10 @@ QUEUE_VIEW_STATUSES: dict[QueueView, tuple[TaskStatus, ...]] = {
 }
 
 
-async def get_task(*, session: AsyncSession, task_id: uuid.UUID) -> Task:
-    """The task with this id, or TaskNotFoundError."""
-    task = await reads.get_task(session=session, task_id=task_id)
+async def get_task(*, session: AsyncSession, task_id: uuid.UUID, tenant: str | None) -> Task:
+    """The task with this id (of `tenant`, unless None), or TaskNotFoundError: another
+    tenant's task is as unknown as one that never was."""
+    task = await reads.get_task(session=session, task_id=task_id, tenant=tenant)
     if task is None:
         raise TaskNotFoundError(task_id)
     return task
@@ -44,6 +45,7 @@ async def get_task(*, session: AsyncSession, task_id: uuid.UUID) -> Task:
 async def list_tasks(
     *,
     session: AsyncSession,
+    tenants: Collection[str],
     limit: int,
     cursor: Cursor | None = None,
     statuses: Collection[str] = (),
@@ -52,8 +54,9 @@ async def list_tasks(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> Page[Task]:
-    """Tasks newest first, one page at a time, optionally only those in `statuses`, with
-    `names`, in `queues`, created at or after `created_after` and before `created_before`."""
+    """Tasks of `tenants` newest first, one page at a time, optionally only those in
+    `statuses`, with `names`, in `queues`, created at or after `created_after` and before
+    `created_before`."""
     for field, moment in (("created_after", created_after), ("created_before", created_before)):
         if moment is not None and moment.tzinfo is None:
             raise InvalidFilterError(field, f"{field} must have a time zone")
@@ -61,7 +64,10 @@ async def list_tasks(
         raise InvalidFilterError(
             "created_after", "created_after must be earlier than created_before"
         )
+    if not tenants:
+        return Page(items=[], next_cursor=None)
     task_filter = TaskFilter.of(
+        tenants=tenants,
         statuses=statuses,
         names=names,
         queues=queues,

@@ -16,6 +16,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from config.settings import Settings
 from db.failures import database_unavailable
 from db.models import WAITING_STATUSES
 from db.session import Database
@@ -23,7 +24,7 @@ from db.tasks import attempts
 from services.coalescing import Coalescer
 from services.handlers.context import TaskContext
 from services.handlers.registry import TaskHandler, registry
-from services.payloads import unstorable
+from services.payloads import StoredTextLimits, unstorable
 from subscribers.cancel_requests import CancelRequests
 from subscribers.leases import LeaseKeeper
 
@@ -70,27 +71,22 @@ class Executor:
     handlers that take no TaskContext, are group-committed across concurrent deliveries."""
 
     def __init__(
-        self, *, database: Database, leases: LeaseKeeper, cancel_requests: CancelRequests
+        self,
+        *,
+        settings: Settings,
+        database: Database,
+        leases: LeaseKeeper,
+        cancel_requests: CancelRequests,
     ) -> None:
+        self.limits = StoredTextLimits.from_settings(settings)
         self.database = database
         self.leases = leases
         self.cancel_requests = cancel_requests
         self._claims = Coalescer(self._claim_batch)
         self._successes = Coalescer(self._succeed_batch)
 
-    async def execute(self, *, task_id: uuid.UUID, name: str) -> Outcome:
+    async def execute(self, *, task_id: uuid.UUID) -> Outcome:
         """Run the task if it is waiting (or its worker died), and commit what happened."""
-        handler = registry.get(name)
-        if handler is None:
-            known = ", ".join(registry.names())
-            reason = f"unknown handler {name!r}; this worker knows: {known}"
-            async with self.database.session() as session:
-                buried = await attempts.bury(
-                    session=session, task_id=task_id, attempt=None, error=reason, trace=None
-                )
-                await session.commit()
-            return Outcome(Verdict.DEAD, reason, recorded=buried)
-
         claim = await self._claims.submit(task_id)
         if isinstance(claim, attempts.HeldElsewhere):
             delay = claim.lease_left_seconds + HELD_RECHECK_MARGIN_SECONDS
@@ -102,6 +98,28 @@ class Executor:
                 return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
             return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
 
+        # The handler named by the task's row, never by the message: a message cannot run
+        # one task's payload through another handler.
+        handler = registry.get(claim.name)
+        if handler is None:
+            known = ", ".join(registry.names())
+            reason = self.limits.error(
+                f"unknown handler {claim.name!r}; this worker knows: {known}"
+            )
+            async with self.database.session() as session:
+                buried = await attempts.bury(
+                    session=session,
+                    task_id=task_id,
+                    attempt=claim.attempt,
+                    error=reason,
+                    trace=None,
+                    history=self.limits.history,
+                )
+                await session.commit()
+            if not buried:
+                return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
+            return Outcome(Verdict.DEAD, reason, recorded=True)
+
         attempt = Attempt(task_id=task_id, handler=handler, claim=claim)
         if claim.cancel_requested:
             async with self.database.session() as session:
@@ -110,7 +128,7 @@ class Executor:
             reason = f"worker lost during attempt {claim.attempt - 1} of {claim.max_attempts}"
             async with self.database.session() as session:
                 return await _record_failure(
-                    session=session, attempt=attempt, error=reason, trace=None
+                    session=session, attempt=attempt, error=reason, trace=None, limits=self.limits
                 )
         async with self.leases.holding(task_id, claim.attempt):
             if handler.wants_context:
@@ -152,6 +170,7 @@ class Executor:
                     attempt=attempt,
                     error=f"{type(error).__name__}: {error}",
                     trace=trace,
+                    limits=self.limits,
                 )
         if session is not None:
             won = await _succeed_with_context(session=session, attempt=attempt, result=result)
@@ -176,7 +195,10 @@ class Executor:
         # One statement, committed on its own (the reads after it only explain the misses).
         async with self.database.connection() as connection:
             return await attempts.claim_many(
-                connection=connection, task_ids=task_ids, lease=self.leases.lease
+                connection=connection,
+                task_ids=task_ids,
+                lease=self.leases.lease,
+                history=self.limits.history,
             )
 
     async def _succeed_batch(self, successes: list[attempts.Success]) -> list[bool]:
@@ -259,10 +281,17 @@ class TaskTimeoutError(Exception):
 
 
 async def _record_failure(
-    *, session: AsyncSession, attempt: Attempt, error: str, trace: str | None
+    *,
+    session: AsyncSession,
+    attempt: Attempt,
+    error: str,
+    trace: str | None,
+    limits: StoredTextLimits,
 ) -> Outcome:
-    """Schedule the next attempt, or bury the task when none is left."""
+    """Schedule the next attempt, or bury the task when none is left; the error and the
+    traceback are kept to the limits."""
     claim = attempt.claim
+    error, trace = limits.error(error), limits.traceback(trace)
     if claim.attempt < claim.max_attempts:
         delay = attempt.handler.backoff.delay(claim.attempt)
         recorded = await attempts.schedule_retry(
@@ -273,13 +302,19 @@ async def _record_failure(
             trace=trace,
             retry_in=delay,
             due_in=2 * delay + 5,
+            history=limits.history,
         )
         await session.commit()
         if not recorded:
             return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
         return Outcome(Verdict.RETRY_LATER, error, delay)
     buried = await attempts.bury(
-        session=session, task_id=attempt.task_id, attempt=claim.attempt, error=error, trace=trace
+        session=session,
+        task_id=attempt.task_id,
+        attempt=claim.attempt,
+        error=error,
+        trace=trace,
+        history=limits.history,
     )
     await session.commit()
     if not buried:

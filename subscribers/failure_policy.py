@@ -2,10 +2,13 @@
 
 - The handler raised, or ran past its timeout: the executor records the attempt; it is
   retried after its backoff, or dead once out of attempts (subscribers/execution.py).
+- A message whose signature does not verify (not published by Taskgate, or altered): it
+  changes no task; it is dead-lettered as unverified, with the reason, and acked
+  (`FailurePolicy`; the dead-letter subscriber records such messages apart from any task).
 - A message cannot be decoded, or breaks the contract: dead-lettered with the reason and
   acked; the worker goes on (`FailurePolicy`).
 - PostgreSQL cannot be reached: pause, then hand the message back to its queue; work is
-  never dead-lettered for an outage (`FailurePolicy`).
+  never dead-lettered for an outage (`OutagePolicy`, around every subscriber).
 - A retry's delayed message cannot be published: left to the outbox relay, the task row
   says when it is due (`forward`).
 - A dead task's dead-letter message cannot be published: the message is rejected and
@@ -39,17 +42,14 @@ logger = logging.getLogger(__name__)
 DATABASE_DOWN_PAUSE_SECONDS = 2.0
 
 
-class FailurePolicy(BaseMiddleware):
-    """Around every subscriber: unreadable messages are dead-lettered with the reason; a
-    database outage hands the message back after a pause."""
+class OutagePolicy(BaseMiddleware):
+    """A database outage hands the message back after a pause: never drop or dead-letter
+    work for an outage. Around the dead-letter subscriber, which must never send what it
+    cannot handle back to the dead-letter queue it came from."""
 
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         try:
             return await call_next(msg)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            reason = f"message body is not valid JSON: {error}"
-        except ValidationError as error:
-            reason = f"message does not match the task contract: {describe_errors(error)}"
         except HandlerException:
             # A subscriber's own verdict on the message (ack, nack, reject) stands.
             raise
@@ -59,12 +59,42 @@ class FailurePolicy(BaseMiddleware):
             logger.warning("database unavailable; the message goes back to its queue: %s", error)
             await asyncio.sleep(DATABASE_DOWN_PAUSE_SECONDS)
             raise NackMessage(requeue=True) from error
-        logger.warning("dead-lettering an unreadable message: %s", reason)
+
+
+class FailurePolicy(OutagePolicy):
+    """Around the work and cancel subscribers: a message that is unsigned, or unreadable,
+    is dead-lettered with the reason and acked; outages as `OutagePolicy`."""
+
+    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         worker: WorkerRuntime = self.context.get(CONTEXT_KEY)
+        if not worker.publishers.signer.verify(msg.body, msg.headers):
+            reason = (
+                "unverified message: no valid Taskgate signature, so it changed no task "
+                f"(it came from {_origin(msg)})"
+            )
+            logger.warning("dead-lettering an unverified message: %s", reason)
+            await worker.publishers.publish_dead_letter(
+                msg.body, reason=reason, task_id=None, unverified=True
+            )
+            return None
+        try:
+            return await super().consume_scope(call_next, msg)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            reason = f"message body is not valid JSON: {error}"
+        except ValidationError as error:
+            reason = f"message does not match the task contract: {describe_errors(error)}"
+        logger.warning("dead-lettering an unreadable message: %s", reason)
         await worker.publishers.publish_dead_letter(
             msg.body, reason=reason, task_id=task_id_in(msg.body)
         )
         return None
+
+
+def _origin(msg: StreamMessage[Any]) -> str:
+    raw = getattr(msg, "raw_message", None)
+    exchange = getattr(raw, "exchange", None) or "?"
+    routing_key = getattr(raw, "routing_key", None) or "?"
+    return f"exchange {exchange!r}, routing key {routing_key!r}"
 
 
 async def forward(

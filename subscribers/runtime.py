@@ -36,7 +36,10 @@ class WorkerRuntime:
         )
         self.gate = AdmissionGate(slots=settings.worker_concurrency)
         self.executor = Executor(
-            database=database, leases=self.leases, cancel_requests=self.cancel_requests
+            settings=settings,
+            database=database,
+            leases=self.leases,
+            cancel_requests=self.cancel_requests,
         )
         self.relay = OutboxRelay(database=database, publishers=publishers, settings=settings)
         self.sweep = RetentionSweep(database=database, settings=settings)

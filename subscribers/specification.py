@@ -7,7 +7,6 @@ from faststream.specification.base import Specification
 from config.settings import Settings
 from publishers.broker import build_broker
 from publishers.publishing import Publishers
-from publishers.topology import Topology
 from subscribers.registration import register_subscribers
 
 TITLE = "Taskgate"
@@ -24,7 +23,6 @@ def worker_asyncapi(settings: Settings, queues: list[str]) -> Specification:
     """The document of a worker consuming `queues`, built on a broker of its own that never
     connects (the API serves it without running a worker)."""
     broker = build_broker(settings)
-    topology = Topology.from_settings(settings)
-    register_subscribers(broker, topology, queues)
-    Publishers(broker, topology, publish_timeout=settings.publish_timeout_seconds)
+    publishers = Publishers.from_settings(broker, settings)
+    register_subscribers(broker, publishers.topology, queues)
     return asyncapi_of(broker).to_specification()

@@ -41,5 +41,5 @@ def is_task_batch(message: StreamMessage[Any]) -> bool:
 
 async def _run(worker: WorkerRuntime, task: TaskMessage, *, alone: bool) -> None:
     async with worker.gate.slot(band_of(task.priority)):
-        outcome = await worker.executor.execute(task_id=task.id, name=task.name)
+        outcome = await worker.executor.execute(task_id=task.id)
     await forward(worker.publishers, task, outcome, alone=alone)

@@ -10,7 +10,6 @@ from config.settings import Settings, get_settings
 from db.session import Database
 from publishers.broker import build_broker
 from publishers.publishing import Publishers
-from publishers.topology import Topology
 from services.handlers.loader import load_handlers
 from services.named_queues import consumed_queues
 from subscribers.registration import register_subscribers
@@ -24,9 +23,8 @@ def create_app(settings: Settings | None = None) -> FastStream:
     # Which queues exist depends on the handlers (each may name its queue).
     load_handlers(settings.handler_modules)
     broker = build_broker(settings)
-    topology = Topology.from_settings(settings)
-    publishers = Publishers(broker, topology, publish_timeout=settings.publish_timeout_seconds)
-    register_subscribers(broker, topology, consumed_queues(settings))
+    publishers = Publishers.from_settings(broker, settings)
+    register_subscribers(broker, publishers.topology, consumed_queues(settings))
     runtime = WorkerRuntime(settings=settings, database=Database(settings), publishers=publishers)
     app = FastStream(broker, specification=asyncapi_of(broker))
     app.context.set_global(CONTEXT_KEY, runtime)

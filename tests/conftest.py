@@ -4,7 +4,9 @@ tests/support/settings.py."""
 
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -14,13 +16,25 @@ from sqlalchemy import text
 from app.main import create_app
 from app.runtime import ApiRuntime
 from db.create_database import connect, recreate_database
+from db.models import Role
 from publishers.topology import Band
 from services.handlers.loader import load_handlers
+from services.keys import create_key, secret_hash
 from services.named_queues import known_queues
 from tests.chaos.handlers import COUNTER_TABLES
 from tests.support import processes, rabbit
 from tests.support.database import new_session, shared_database
-from tests.support.settings import SETTINGS, TEST_ENV
+from tests.support.settings import (
+    ADMIN_KEY,
+    ADMIN_KEY_PREFIX,
+    AUTH_HEADERS,
+    OPERATOR_HEADERS,
+    OPERATOR_KEY,
+    OPERATOR_KEY_PREFIX,
+    SETTINGS,
+    TENANT,
+    TEST_ENV,
+)
 from tests.support.waiting import wait_for
 
 load_handlers(SETTINGS.handler_modules)
@@ -40,6 +54,19 @@ async def migrated_database() -> AsyncIterator[None]:
     connection = await connect(SETTINGS, SETTINGS.db_name)
     try:
         await connection.execute(COUNTER_TABLES)
+        for prefix, key, role, all_tenants in (
+            (ADMIN_KEY_PREFIX, ADMIN_KEY, "admin", False),
+            (OPERATOR_KEY_PREFIX, OPERATOR_KEY, "admin", True),
+        ):
+            await connection.execute(
+                "INSERT INTO api_keys (id, prefix, secret_hash, tenant, role, all_tenants, name) "
+                "VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, 'tests')",
+                prefix,
+                secret_hash(key.split("_", 2)[2]),
+                TENANT if not all_tenants else "operators",
+                role,
+                all_tenants,
+            )
     finally:
         await connection.close()
     yield
@@ -74,9 +101,57 @@ def api_runtime(api: FastAPI) -> ApiRuntime:
 async def client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the in-process API."""
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api), base_url="http://taskgate.test"
+        transport=httpx.ASGITransport(app=api),
+        base_url="http://taskgate.test",
+        headers=AUTH_HEADERS,
     ) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+async def operator_client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the in-process API with an operator's key (every tenant, admin)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api),
+        base_url="http://taskgate.test",
+        headers=OPERATOR_HEADERS,
+    ) as http:
+        yield http
+
+
+@dataclass
+class Keyed:
+    """A client of the in-process API holding a key of its own."""
+
+    http: httpx.AsyncClient
+    key: str
+    key_id: uuid.UUID
+
+
+KeyedFactory = Callable[..., Awaitable[Keyed]]
+
+
+@pytest.fixture
+async def keyed(api: FastAPI) -> AsyncIterator[KeyedFactory]:
+    """Make a key (tenant, role, operator or not) and a client sending it."""
+    made: list[Keyed] = []
+
+    async def make(tenant: str, role: Role = Role.WRITE, *, all_tenants: bool = False) -> Keyed:
+        async with new_session() as session:
+            new = await create_key(
+                session=session, tenant=tenant, role=role, all_tenants=all_tenants
+            )
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api),
+            base_url="http://taskgate.test",
+            headers={"Authorization": f"Bearer {new.key}"},
+        )
+        made.append(Keyed(http=http, key=new.key, key_id=new.record.id))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.http.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return compose["services"]
 
 
+
 def _command(service: dict[str, Any]) -> str:
     command = service["command"]
     return command if isinstance(command, str) else " ".join(command)
@@ -83,16 +84,64 @@ def test_compose_migrate_upgrades_to_head(services: dict[str, Any]) -> None:
     assert _condition(services["migrate"], "postgres") == "service_healthy"
 
 
-def test_compose_api_waits_for_migrations_and_broker(services: dict[str, Any]) -> None:
-    api = services["api"]
-    assert _condition(api, "migrate") == "service_completed_successfully"
-    assert _condition(api, "rabbitmq") == "service_healthy"
+@pytest.mark.parametrize("name", ["api", "worker"])
+def test_compose_app_waits_for_migrations_and_its_broker_user(
+    services: dict[str, Any], name: str
+) -> None:
+    service = services[name]
+    assert _condition(service, "migrate") == "service_completed_successfully"
+    assert _condition(service, "rabbitmq-users") == "service_completed_successfully"
+    assert _condition(services["rabbitmq-users"], "rabbitmq") == "service_healthy"
 
 
-def test_compose_worker_waits_for_migrations_and_broker(services: dict[str, Any]) -> None:
-    worker = services["worker"]
-    assert _condition(worker, "migrate") == "service_completed_successfully"
-    assert _condition(worker, "rabbitmq") == "service_healthy"
+def test_compose_runs_with_auth_on_and_a_secret_from_the_environment(
+    services: dict[str, Any],
+) -> None:
+    for name in APP_SERVICES:
+        environment = _environment(services[name])
+        assert environment["AUTH_ENABLED"] == "true", name
+        assert environment["TASKGATE_SECRET"].startswith("${TASKGATE_SECRET:?"), name
+
+
+def test_compose_gives_api_and_workers_broker_users_of_their_own_and_no_guest(
+    services: dict[str, Any],
+) -> None:
+    api, worker = _environment(services["api"]), _environment(services["worker"])
+    assert api["RMQ_USER"] != worker["RMQ_USER"]
+    assert "guest" not in _strings(services)
+    users = services["rabbitmq-users"]["environment"]
+    assert {users["TASKGATE_API_RMQ_USER"], users["TASKGATE_WORKER_RMQ_USER"]} == {
+        api["RMQ_USER"],
+        worker["RMQ_USER"],
+    }
+    # The API may read no queue: its read permission names the exchanges only
+    script = (ROOT / "deploy" / "rabbitmq" / "users.sh").read_text()
+    assert 'read\\": \\"$exchanges' in script
+
+
+def _strings(value: Any) -> set[str]:
+    """Every string in a parsed YAML document."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {s for item in value.values() for s in _strings(item)} | set(map(str, value))
+    if isinstance(value, list):
+        return {s for item in value for s in _strings(item)}
+    return set()
+
+
+def test_compose_postgres_has_a_password_and_the_app_is_no_superuser(
+    services: dict[str, Any],
+) -> None:
+    postgres = services["postgres"]["environment"]
+    assert "POSTGRES_HOST_AUTH_METHOD" not in postgres
+    assert postgres["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    init = (ROOT / "deploy" / "postgres" / "init-taskgate.sh").read_text()
+    assert "NOSUPERUSER" in init
+    for name in APP_SERVICES:
+        environment = _environment(services[name])
+        assert environment["DB_USER"] == postgres["TASKGATE_DB_USER"] != "postgres"
+        assert environment["DB_PASS"].startswith("${TASKGATE_DB_PASSWORD:?")
 
 
 def test_compose_declares_named_volumes(compose: dict[str, Any]) -> None:

@@ -158,7 +158,7 @@ async def test_replay_of_a_task_whose_handler_no_longer_exists_is_422_naming_it(
     assert (await get_task(client, dead["id"]))["status"] == "dead"
 
 
-async def test_replay_of_an_unreadable_message_record_is_422(client, worker_log):
+async def test_replay_of_an_unreadable_message_record_is_422(operator_client, worker_log):
     # Given the dead-letter record of a message that broke the task contract (no task was
     # ever submitted under its id)
     record_id = str(uuid.uuid4())
@@ -169,11 +169,11 @@ async def test_replay_of_an_unreadable_message_record_is_422(client, worker_log)
         body.encode(),
         "text/plain",
     )
-    record = await wait_recorded(client, record_id)
+    record = await wait_recorded(operator_client, record_id)
     assert record["status"] == "dead"
 
-    # When it is replayed
-    response = await client.post(replay_path(record_id))
+    # When it is replayed (by an operator: it belongs to no tenant)
+    response = await operator_client.post(replay_path(record_id))
 
     # Then the answer is a 422 explaining there is no task to run
     assert response.status_code == 422, response.text
@@ -257,6 +257,7 @@ async def test_bulk_replay_goes_through_batches_and_skips_what_cannot_run(
             outbox=api_runtime.outbox,
             selection=DeadLetterFilter(error=tag),
             limit=10,
+            limits=api_runtime.payload_limits,
             batch_size=2,
         )
 

@@ -56,6 +56,7 @@ async def test_claim_many_takes_waiting_and_lapsed_tasks_and_says_why_it_left_th
             connection=connection,
             task_ids=[queued, lapsed, held, done, unknown, queued],
             lease=LEASE,
+            history=50,
         )
 
     # Then each gets its own answer, and the repeated id is claimed once
@@ -78,7 +79,9 @@ async def test_succeed_many_records_only_attempts_that_still_hold_their_task(mig
     # Given two claimed tasks, one of which another worker then took over
     mine, taken = await insert("queued"), await insert("queued")
     async with shared_database().transaction() as connection:
-        await attempts.claim_many(connection=connection, task_ids=[mine, taken], lease=LEASE)
+        await attempts.claim_many(
+            connection=connection, task_ids=[mine, taken], lease=LEASE, history=50
+        )
     async with new_session() as session:
         await session.execute(text("UPDATE tasks SET attempts = 2 WHERE id = :id"), {"id": taken})
         await session.commit()
@@ -111,7 +114,7 @@ async def test_batched_writes_on_the_same_rows_never_deadlock(migrated_database)
     # Given 60 running tasks
     ids = [await insert("queued") for _ in range(60)]
     async with shared_database().transaction() as connection:
-        await attempts.claim_many(connection=connection, task_ids=ids, lease=LEASE)
+        await attempts.claim_many(connection=connection, task_ids=ids, lease=LEASE, history=50)
 
     # When published marks (of submits and replays), lease renewals and claims hit them at
     # once, each listing the rows in its own order (locking in list order would deadlock)
@@ -127,7 +130,9 @@ async def test_batched_writes_on_the_same_rows_never_deadlock(migrated_database)
 
     async def claim(order: list[uuid.UUID]) -> None:
         async with shared_database().connection() as connection:
-            await attempts.claim_many(connection=connection, task_ids=order, lease=LEASE)
+            await attempts.claim_many(
+                connection=connection, task_ids=order, lease=LEASE, history=50
+            )
 
     rounds = []
     for seed in range(6):
@@ -146,7 +151,9 @@ async def test_a_claim_marks_its_task_published_and_the_api_mark_leaves_it_alone
     # no worker has claimed yet
     claimed, waiting = await insert("queued"), await insert("queued")
     async with shared_database().connection() as connection:
-        await attempts.claim_many(connection=connection, task_ids=[claimed], lease=LEASE)
+        await attempts.claim_many(
+            connection=connection, task_ids=[claimed], lease=LEASE, history=50
+        )
 
     # When the API marks both published
     await mark_published([Publish(claimed, 0), Publish(waiting, 0)])

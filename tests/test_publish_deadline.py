@@ -11,6 +11,7 @@ import pytest
 from publishers.broker import build_broker
 from publishers.messages import CancelMessage, TaskMessage
 from publishers.publishing import Publishers
+from publishers.signing import MessageSigner
 from publishers.topology import Topology
 from tests.support.settings import SETTINGS
 
@@ -23,7 +24,10 @@ STUBBORN_FOR = 2.0
 def publishers() -> Publishers:
     """Publishers whose broker is never connected, waiting DEADLINE for each confirm."""
     return Publishers(
-        build_broker(SETTINGS), Topology.from_settings(SETTINGS), publish_timeout=DEADLINE
+        build_broker(SETTINGS),
+        Topology.from_settings(SETTINGS),
+        signer=MessageSigner(SETTINGS.message_secret),
+        publish_timeout=DEADLINE,
     )
 
 

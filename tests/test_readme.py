@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from config.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -23,8 +25,12 @@ def test_readme_configuration_defaults_match_the_settings():
     for name, field in Settings.model_fields.items():
         shown = rows[name.upper()].strip()
         default = field.default
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
         if default in ("", None):
             assert shown == "*(empty)*", name
+        elif isinstance(default, bool):
+            assert shown == f"`{str(default).lower()}`", (name, shown, default)
         else:
             number = f"{default:g}" if isinstance(default, float) else str(default)
             assert shown == f"`{number}`", (name, shown, default)

@@ -243,7 +243,7 @@ async def test_waiting_ends_at_the_deadline_when_the_listener_cannot_connect(cli
         started = time.monotonic()
         async with new_session() as session:
             task = await wait_for_task(
-                session=session, waiter=unreachable, task_id=task_id, seconds=1.0
+                session=session, waiter=unreachable, task_id=task_id, tenant=None, seconds=1.0
             )
 
         # Then it answers with the task as it is, at its deadline
@@ -282,7 +282,9 @@ async def test_a_task_finishing_between_the_read_and_the_wait_still_wakes_the_re
 
     # When the task finishes just after the request read it
     started = time.monotonic()
-    task = await wait_for_task(session=session, waiter=waiter, task_id=task_id, seconds=30)
+    task = await wait_for_task(
+        session=session, waiter=waiter, task_id=task_id, tenant=None, seconds=30
+    )
 
     # Then the request is woken at once and answers the finished task
     assert task.status == "succeeded"

@@ -20,7 +20,7 @@ from services.errors import InvalidFilterError
 from services.task_views import list_tasks
 from tests.support.api import RESULTS, error_locations, list_all, marker, submit, wait_terminal
 from tests.support.database import new_session
-from tests.support.settings import SETTINGS
+from tests.support.settings import SETTINGS, TENANT
 
 pytestmark = pytest.mark.integration
 
@@ -50,10 +50,14 @@ async def seed(migrated_database: None) -> AsyncIterator[Seed]:
         ids = [uuid.uuid4() for _ in rows]
         # published_at is set: the outbox relay must not send these to a worker.
         await connection.executemany(
-            "INSERT INTO tasks (id, name, queue, status, created_at, published_at, run_at)"
-            " VALUES ($1, $2, $3, $4, coalesce($5, now()), now(),"
+            "INSERT INTO tasks"
+            " (id, tenant, name, queue, status, created_at, published_at, run_at)"
+            " VALUES ($1, $6, $2, $3, $4, coalesce($5, now()), now(),"
             " CASE WHEN $4 = 'scheduled' THEN now() + interval '1 year' END)",
-            [(i, r.name, r.queue, r.status, r.created_at) for i, r in zip(ids, rows, strict=True)],
+            [
+                (i, r.name, r.queue, r.status, r.created_at, TENANT)
+                for i, r in zip(ids, rows, strict=True)
+            ],
         )
         recorded.extend(ids)
         return [str(task_id) for task_id in ids]
@@ -278,29 +282,49 @@ async def test_bad_filter_is_rejected_naming_the_field(client, params, loc):
 def test_a_filter_on_several_values_reads_one_ordered_branch_per_value_of_the_smallest():
     # Given statuses, names and queues with several values each
     task_filter = TaskFilter.of(
-        statuses=["dead", "succeeded", "cancelled"], names=["a", "b"], queues=["x", "y", "z", "w"]
+        tenants=["acme"],
+        statuses=["dead", "succeeded", "cancelled"],
+        names=["a", "b"],
+        queues=["x", "y", "z", "w"],
     )
 
     # When it is turned into conditions
     branches = task_filter.branches()
 
-    # Then there is one branch per name (the fewest values), each with an equality on it
-    assert len(branches) == 2
-    assert [
-        str(branch[0].compile(compile_kwargs={"literal_binds": True})) for branch in branches
-    ] == [
-        "tasks.name = 'a'",
-        "tasks.name = 'b'",
+    # Then there is one branch per name (the fewest values), each with the tenant's
+    # equality in front (the indexes' first column) and the name's after it
+    assert [[literal(condition) for condition in branch[:2]] for branch in branches] == [
+        ["tasks.tenant = 'acme'", "tasks.name = 'a'"],
+        ["tasks.tenant = 'acme'", "tasks.name = 'b'"],
     ]
 
 
+def test_an_operator_filter_reads_one_branch_per_tenant_and_value():
+    # Given two tenants (an operator's view) and two statuses
+    task_filter = TaskFilter.of(tenants=["globex", "acme"], statuses=["dead", "cancelled"])
+
+    # Then each tenant and status is a branch of its own, the tenant first
+    assert [[literal(condition) for condition in branch] for branch in task_filter.branches()] == [
+        ["tasks.tenant = 'acme'", "tasks.status = 'cancelled'"],
+        ["tasks.tenant = 'acme'", "tasks.status = 'dead'"],
+        ["tasks.tenant = 'globex'", "tasks.status = 'cancelled'"],
+        ["tasks.tenant = 'globex'", "tasks.status = 'dead'"],
+    ]
+
+
+def literal(condition) -> str:
+    return str(condition.compile(compile_kwargs={"literal_binds": True}))
+
+
 def test_repeated_values_count_once_and_single_values_need_no_branches():
-    assert len(TaskFilter.of(statuses=["dead", "dead"], names=["a"]).branches()) == 1
-    assert len(TaskFilter().branches()) == 1
+    assert len(TaskFilter.of(tenants=["t"], statuses=["dead", "dead"], names=["a"]).branches()) == 1
+    assert len(TaskFilter(tenants=frozenset({"t"})).branches()) == 1
 
 
 async def test_a_naive_time_is_refused_by_the_listing_itself(migrated_database):
     async with new_session() as session:
         with pytest.raises(InvalidFilterError) as refused:
-            await list_tasks(session=session, limit=10, created_before=datetime(2030, 1, 1))
+            await list_tasks(
+                session=session, tenants={"acme"}, limit=10, created_before=datetime(2030, 1, 1)
+            )
     assert refused.value.field == "created_before"

@@ -18,7 +18,7 @@ from tests.support.api import (
     wait_terminal,
 )
 from tests.support.database import new_session
-from tests.support.settings import SETTINGS
+from tests.support.settings import SETTINGS, TENANT
 
 pytestmark = pytest.mark.integration
 
@@ -68,10 +68,10 @@ async def test_a_redelivered_batch_runs_what_is_left_and_skips_what_finished(cli
     async with new_session() as session:
         await session.execute(
             text(
-                "INSERT INTO tasks (id, name, status, payload, published_at) "
-                "VALUES (:id, 'echo', 'queued', CAST(:payload AS jsonb), now())"
+                "INSERT INTO tasks (id, tenant, name, status, payload, published_at) "
+                "VALUES (:id, :tenant, 'echo', 'queued', CAST(:payload AS jsonb), now())"
             ),
-            {"id": waiting_id, "payload": json.dumps({"n": 7})},
+            {"id": waiting_id, "tenant": TENANT, "payload": json.dumps({"n": 7})},
         )
         await session.commit()
 
@@ -100,7 +100,7 @@ async def test_a_redelivered_batch_runs_what_is_left_and_skips_what_finished(cli
 
 
 async def test_a_batch_breaking_the_contract_is_recorded_dead_naming_the_task_and_field(
-    client, worker_log
+    operator_client, worker_log
 ):
     # Given a batch message whose first task has a name that is not a string
     task_id = str(uuid.uuid4())
@@ -116,13 +116,13 @@ async def test_a_batch_breaking_the_contract_is_recorded_dead_naming_the_task_an
     )
 
     # Then its task is recorded dead, the reason naming the task's index and field
-    task = await wait_recorded(client, task_id)
+    task = await wait_recorded(operator_client, task_id)
     assert task["status"] == "dead"
     assert "does not match the task contract" in task["error"]
     assert "tasks.0.name" in task["error"]
 
 
-async def test_a_dead_lettered_batch_records_each_of_its_tasks(client, worker_log):
+async def test_a_dead_lettered_batch_records_each_of_its_tasks(operator_client, worker_log):
     # Given a batch message RabbitMQ dead-lettered (its delivery limit ran out, say)
     ids = [str(uuid.uuid4()), str(uuid.uuid4())]
     reason = f"delivery limit {marker()}"
@@ -139,5 +139,5 @@ async def test_a_dead_lettered_batch_records_each_of_its_tasks(client, worker_lo
 
     # Then each of its tasks is recorded dead, with the reason
     for task_id in ids:
-        task = await wait_recorded(client, task_id)
+        task = await wait_recorded(operator_client, task_id)
         assert (task["status"], task["error"]) == ("dead", reason)

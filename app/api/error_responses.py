@@ -11,17 +11,23 @@ from sqlalchemy.exc import DBAPIError
 from db.failures import database_unavailable
 from services.errors import (
     ConflictingKeysError,
+    ForbiddenError,
     IdempotencyConflictError,
     InvalidBatchError,
     InvalidCursorError,
+    InvalidFieldError,
     InvalidFilterError,
     InvalidPayloadError,
+    KeyNotFoundError,
+    NotAuthenticatedError,
     NotReplayableError,
+    RateLimitedError,
     TaskChangedError,
     TaskFinishedError,
     TaskgateError,
     TaskNotDeadError,
     TaskNotFoundError,
+    TenantBusyError,
     UnknownHandlerError,
     UnknownQueueError,
 )
@@ -62,13 +68,29 @@ def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
         return _detail(["header", "Idempotency-Key"], str(error), "conflicting_keys")
     if isinstance(error, NotReplayableError):
         return _detail(["path", "task_id"], str(error), "not_replayable")
+    if isinstance(error, InvalidFieldError):
+        return _detail([*task_loc, *error.location], str(error), "invalid")
     return _detail([], str(error), "invalid")
 
 
 def error_response(error: TaskgateError) -> JSONResponse:
     """The HTTP answer for a domain error."""
-    if isinstance(error, TaskNotFoundError):
+    if isinstance(error, TaskNotFoundError | KeyNotFoundError):
         return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
+    if isinstance(error, NotAuthenticatedError):
+        return JSONResponse(
+            {"detail": str(error)},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if isinstance(error, ForbiddenError):
+        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_403_FORBIDDEN)
+    if isinstance(error, RateLimitedError | TenantBusyError):
+        return JSONResponse(
+            {"detail": str(error)},
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(error.retry_after)},
+        )
     if isinstance(error, TaskFinishedError | TaskNotDeadError | TaskChangedError):
         return JSONResponse(
             {"detail": str(error), "status": error.status}, status_code=status.HTTP_409_CONFLICT

@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, tuple_, update
+from sqlalchemy import ColumnElement, bindparam, case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import WAITING_STATUSES, Task, TaskStatus
+from db.models import Task, TaskStatus
 
 
 @dataclass(frozen=True)
 class Claimed:
     """This worker now runs attempt `attempt` of the task."""
 
+    # The handler comes from the row, never from the message that asked for the run.
+    name: str
     payload: dict[str, Any]
     attempt: int
     max_attempts: int
@@ -70,17 +72,20 @@ CLAIM_MANY = """
         due_at = NULL,
         -- A claim proves the message arrived: the API's own mark may then skip the row.
         published_at = coalesce(tasks.published_at, now()),
-        errors = CASE WHEN tasks.status = 'running' THEN tasks.errors || jsonb_build_array(
-            jsonb_build_object(
+        errors = CASE WHEN tasks.status = 'running' THEN
+            -- The history keeps the latest $4 attempts.
+            (CASE WHEN jsonb_array_length(tasks.errors) >= $4::int
+                  THEN tasks.errors - 0 ELSE tasks.errors END)
+            || jsonb_build_array(jsonb_build_object(
                 'attempt', tasks.attempts, 'started_at', tasks.started_at,
                 'failed_at', now(), 'error', $3::text, 'retry_in', NULL
-            )
-        ) ELSE tasks.errors END
+            ))
+        ELSE tasks.errors END
     FROM locked
     WHERE tasks.id = locked.id
       AND (tasks.status IN ('queued', 'retrying')
            OR (tasks.status = 'running' AND tasks.lease_expires_at < now()))
-    RETURNING tasks.id, tasks.payload, tasks.attempts, tasks.max_attempts,
+    RETURNING tasks.id, tasks.name, tasks.payload, tasks.attempts, tasks.max_attempts,
               tasks.cancel_requested_at
 """
 UNCLAIMED = """
@@ -109,16 +114,17 @@ SUCCEED_MANY = """
 
 
 async def claim_many(
-    *, connection: Any, task_ids: Sequence[uuid.UUID], lease: timedelta
+    *, connection: Any, task_ids: Sequence[uuid.UUID], lease: timedelta, history: int
 ) -> list[ClaimResult]:
     """Take the tasks to run, in one statement committed on its own (on an asyncpg
     connection): each waiting one, or running under a lease that lapsed (its worker died;
     the lost attempt goes into its history in the same statement). One result per id, in
     order; an id given twice is claimed once, the repeat finds it held (by this worker)."""
     unique = list(dict.fromkeys(task_ids))
-    rows = await connection.fetch(CLAIM_MANY, unique, lease, LOST_ATTEMPT_ERROR)
+    rows = await connection.fetch(CLAIM_MANY, unique, lease, LOST_ATTEMPT_ERROR, history)
     claimed: dict[uuid.UUID, ClaimResult] = {
         row["id"]: Claimed(
+            name=row["name"],
             payload=row["payload"],
             attempt=row["attempts"],
             max_attempts=row["max_attempts"],
@@ -168,11 +174,16 @@ def finishing(status: TaskStatus, **values: Any) -> dict[str, Any]:
     }
 
 
-def attempt_entry(attempt: int, error: str, retry_in: float | None) -> Any:
-    """`errors || [{attempt, started_at, failed_at, error, retry_in}]`, built in the UPDATE."""
+def attempt_entry(attempt: int, error: str, retry_in: float | None, *, history: int) -> Any:
+    """`errors || [{attempt, started_at, failed_at, error, retry_in}]`, built in the UPDATE,
+    keeping the latest `history` entries."""
     entry = bindparam(None, {"attempt": attempt, "error": error, "retry_in": retry_in}, type_=JSONB)
     times = func.jsonb_build_object("started_at", Task.started_at, "failed_at", func.now())
-    return Task.errors.op("||")(func.jsonb_build_array(times.op("||")(entry)))
+    kept = case(
+        (func.jsonb_array_length(Task.errors) >= history, Task.errors.op("-")(0)),
+        else_=Task.errors,
+    )
+    return kept.op("||")(func.jsonb_build_array(times.op("||")(entry)))
 
 
 def _running(task_id: uuid.UUID, attempt: int) -> ColumnElement[bool]:
@@ -205,16 +216,18 @@ async def schedule_retry(
     trace: str | None,
     retry_in: float,
     due_in: float,
+    history: int,
 ) -> bool:
-    """Record the failed attempt and wait `retry_in` s for the next; `due_in` bounds how
-    late the delayed message may come back before the relay sends another."""
+    """Record the failed attempt (its history keeps the latest `history`) and wait
+    `retry_in` s for the next; `due_in` bounds how late the delayed message may come back
+    before the relay sends another."""
     return await _changed(
         session,
         _running(task_id, attempt),
         status=TaskStatus.RETRYING,
         error=error,
         traceback=trace,
-        errors=attempt_entry(attempt, error, round(retry_in, 3)),
+        errors=attempt_entry(attempt, error, round(retry_in, 3), history=history),
         lease_expires_at=None,
         due_at=func.now() + timedelta(seconds=due_in),
     )
@@ -224,18 +237,13 @@ async def bury(
     *,
     session: AsyncSession,
     task_id: uuid.UUID,
-    attempt: int | None,
+    attempt: int,
     error: str,
     trace: str | None,
+    history: int,
 ) -> bool:
-    """Mark the task dead: its attempt failed with none left, or it cannot run at all
-    (`attempt` None: a waiting task, never claimed)."""
-    if attempt is None:
-        return await _changed(
-            session,
-            (Task.id == task_id) & Task.status.in_(WAITING_STATUSES),
-            **finishing(TaskStatus.DEAD, error=error, traceback=trace),
-        )
+    """Mark the task dead: its attempt failed with none left (its history keeps the latest
+    `history` attempts), or it cannot run at all."""
     return await _changed(
         session,
         _running(task_id, attempt),
@@ -243,7 +251,7 @@ async def bury(
             TaskStatus.DEAD,
             error=error,
             traceback=trace,
-            errors=attempt_entry(attempt, error, None),
+            errors=attempt_entry(attempt, error, None, history=history),
         ),
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import ColumnElement, delete, func, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,22 +16,27 @@ from db.tasks.filters import DeadLetterFilter
 from db.tasks.upkeep import delete_oldest_finished
 
 
-async def cancel_waiting(*, session: AsyncSession, task_id: uuid.UUID) -> bool:
+def _of(tenant: str | None) -> ColumnElement[bool]:
+    """Tasks of `tenant` (None: of any)."""
+    return true() if tenant is None else Task.tenant == tenant
+
+
+async def cancel_waiting(*, session: AsyncSession, task_id: uuid.UUID, tenant: str | None) -> bool:
     """Cancel a task that is not running: it will never run. False if it is not waiting."""
     outcome = await session.execute(
         update(Task)
-        .where(Task.id == task_id, Task.status.in_(CANCELLABLE_AT_ONCE))
+        .where(Task.id == task_id, _of(tenant), Task.status.in_(CANCELLABLE_AT_ONCE))
         .values(**finishing(TaskStatus.CANCELLED))
         .returning(Task.id)
     )
     return outcome.one_or_none() is not None
 
 
-async def request_cancel(*, session: AsyncSession, task_id: uuid.UUID) -> bool:
+async def request_cancel(*, session: AsyncSession, task_id: uuid.UUID, tenant: str | None) -> bool:
     """Ask the worker running the task to stop it. False if the task is not running."""
     outcome = await session.execute(
         update(Task)
-        .where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
+        .where(Task.id == task_id, _of(tenant), Task.status == TaskStatus.RUNNING)
         .values(cancel_requested_at=func.coalesce(Task.cancel_requested_at, func.now()))
         .returning(Task.id)
     )
@@ -94,7 +99,11 @@ async def lock_dead_batch(
 
 
 async def replay_dead(
-    *, session: AsyncSession, task_ids: Sequence[uuid.UUID], payload: dict[str, Any] | None = None
+    *,
+    session: AsyncSession,
+    task_ids: Sequence[uuid.UUID],
+    tenant: str | None,
+    payload: dict[str, Any] | None = None,
 ) -> list[Task]:
     """Queue dead tasks again with a fresh attempt count (and `payload` instead of their
     own, if given); their error history stays. The tasks it changed."""
@@ -118,7 +127,7 @@ async def replay_dead(
         values["payload"] = payload
     replayed = await session.scalars(
         update(Task)
-        .where(Task.id.in_(task_ids), Task.status == TaskStatus.DEAD)
+        .where(Task.id.in_(task_ids), _of(tenant), Task.status == TaskStatus.DEAD)
         .values(values)
         .returning(Task),
         execution_options={"populate_existing": True},
@@ -126,10 +135,12 @@ async def replay_dead(
     return list(replayed)
 
 
-async def purge_dead(*, session: AsyncSession, task_id: uuid.UUID) -> bool:
+async def purge_dead(*, session: AsyncSession, task_id: uuid.UUID, tenant: str | None) -> bool:
     """Delete the dead task; False if there is no dead task with this id."""
     deleted = await session.scalar(
-        delete(Task).where(Task.id == task_id, Task.status == TaskStatus.DEAD).returning(Task.id)
+        delete(Task)
+        .where(Task.id == task_id, _of(tenant), Task.status == TaskStatus.DEAD)
+        .returning(Task.id)
     )
     return deleted is not None
 

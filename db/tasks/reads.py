@@ -30,14 +30,22 @@ class Page(Generic[T]):
     next_cursor: Cursor | None
 
 
-async def get_task(*, session: AsyncSession, task_id: uuid.UUID) -> Task | None:
-    """The task with this id, if there is one."""
-    return await session.get(Task, task_id)
+async def get_task(*, session: AsyncSession, task_id: uuid.UUID, tenant: str | None) -> Task | None:
+    """The task with this id, if there is one (of `tenant`, unless None)."""
+    task = await session.get(Task, task_id)
+    if task is None or (tenant is not None and task.tenant != tenant):
+        return None
+    return task
 
 
-async def task_status(*, session: AsyncSession, task_id: uuid.UUID) -> str | None:
-    """The task's status, read afresh; None if there is no such task."""
-    return await session.scalar(select(Task.status).where(Task.id == task_id))
+async def task_status(
+    *, session: AsyncSession, task_id: uuid.UUID, tenant: str | None
+) -> str | None:
+    """The task's status, read afresh; None if there is no such task (of `tenant`)."""
+    query = select(Task.status).where(Task.id == task_id)
+    if tenant is not None:
+        query = query.where(Task.tenant == tenant)
+    return await session.scalar(query)
 
 
 async def database_now(*, session: AsyncSession) -> datetime:
@@ -60,6 +68,11 @@ def page_query(task_filter: TaskFilter, *, after: Cursor | None, size: int) -> S
         _newest_first(select(Task).where(*conditions), after=after, size=size)
         for conditions in task_filter.branches()
     ]
+    return _merged(branches, size)
+
+
+def _merged(branches: list[Select[Any]], size: int) -> Select[Any]:
+    """The newest `size` tasks of the branches, each already in page order."""
     if len(branches) == 1:
         return branches[0]
     # Each branch is limited to a page and already in order: PostgreSQL merges them (Merge
@@ -71,16 +84,30 @@ def page_query(task_filter: TaskFilter, *, after: Cursor | None, size: int) -> S
 async def page_of_dead(
     *, session: AsyncSession, selection: DeadLetterFilter, after: Cursor | None, limit: int
 ) -> Page[Task]:
-    """Up to `limit` dead tasks matching the filter, newest first, from just after `after`."""
-    query = _newest_first(select(Task).where(*selection.conditions()), after=after, size=limit + 1)
-    return _page(list(await session.scalars(query)), limit)
-
-
-async def counts_by_queue_and_status(*, session: AsyncSession) -> dict[str, dict[str, int]]:
-    """How many tasks each named queue holds in each status (those it holds any of)."""
-    rows = await session.execute(
-        select(Task.queue, Task.status, func.count()).group_by(Task.queue, Task.status)
+    """Up to `limit` dead tasks matching the filter, newest first, from just after `after`;
+    one ordered index scan per tenant of the filter, merged."""
+    size = limit + 1
+    per_tenant = (
+        [selection]
+        if selection.tenants is None
+        else [selection.within(frozenset({tenant})) for tenant in sorted(selection.tenants)]
     )
+    branches = [
+        _newest_first(select(Task).where(*part.conditions()), after=after, size=size)
+        for part in per_tenant
+    ]
+    return _page(list(await session.scalars(_merged(branches, size))), limit)
+
+
+async def counts_by_queue_and_status(
+    *, session: AsyncSession, tenant: str | None
+) -> dict[str, dict[str, int]]:
+    """How many tasks each named queue holds in each status (those it holds any of), of
+    `tenant` (None: of every tenant)."""
+    query = select(Task.queue, Task.status, func.count()).group_by(Task.queue, Task.status)
+    if tenant is not None:
+        query = query.where(Task.tenant == tenant)
+    rows = await session.execute(query)
     counts: dict[str, dict[str, int]] = {}
     for queue, status, count in rows:
         counts.setdefault(queue, {})[status] = count

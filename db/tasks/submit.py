@@ -9,13 +9,27 @@ from typing import Any
 # A task row as the database returned it (column name -> value).
 TaskRow = dict[str, Any]
 
-# One array per column: any number of rows in one prepared statement.
+# One array per column: any number of rows in one prepared statement. A row is inserted
+# only while its tenant stays within $12 unfinished tasks (0: no limit), counting the rows
+# before it in this statement; tenant_load is kept by triggers (migration 0007). Rows go in
+# in the order given (the caller's: by idempotency key).
 INSERT_TASKS = """
+WITH incoming AS (
+    SELECT rows.*, row_number() OVER (PARTITION BY rows.tenant ORDER BY rows.ordinal) AS nth
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[],
+                 $6::timestamptz[], $7::jsonb[], $8::int[], $9::text[], $10::text[],
+                 $11::text[]) WITH ORDINALITY
+         AS rows(id, name, queue, priority, status, run_at, payload, max_attempts, tenant,
+                 idempotency_key, request_hash, ordinal)
+)
 INSERT INTO tasks (id, name, queue, priority, status, run_at, payload, max_attempts, tenant,
                    idempotency_key, request_hash)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[],
-                     $6::timestamptz[], $7::jsonb[], $8::int[], $9::text[], $10::text[],
-                     $11::text[])
+SELECT incoming.id, incoming.name, incoming.queue, incoming.priority, incoming.status,
+       incoming.run_at, incoming.payload, incoming.max_attempts, incoming.tenant,
+       incoming.idempotency_key, incoming.request_hash
+FROM incoming LEFT JOIN tenant_load ON tenant_load.tenant = incoming.tenant
+WHERE $12::bigint = 0 OR coalesce(tenant_load.unfinished, 0) + incoming.nth <= $12::bigint
+ORDER BY incoming.ordinal
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *
 """
@@ -32,7 +46,11 @@ INSERTED_COLUMNS = (
     "idempotency_key",
     "request_hash",
 )
-KEY_HOLDERS = "SELECT * FROM tasks WHERE tenant = $1 AND idempotency_key = ANY($2::text[])"
+KEY_HOLDERS = """
+SELECT tasks.* FROM tasks
+JOIN unnest($1::text[], $2::text[]) AS held(tenant, idempotency_key)
+  ON tasks.tenant = held.tenant AND tasks.idempotency_key = held.idempotency_key
+"""
 # Rows locked in id order, as every batched statement does: two never deadlock. A mark
 # names the publish it records by the task's replay count: a task replayed since
 # (unpublished again) is left to the publish of its replay. Rows a claim has marked
@@ -58,22 +76,28 @@ class Publish:
     replays: int
 
 
-async def insert_tasks(*, connection: Any, rows: Sequence[dict[str, Any]]) -> list[TaskRow]:
+async def insert_tasks(
+    *, connection: Any, rows: Sequence[dict[str, Any]], unfinished_limit: int
+) -> list[TaskRow]:
     """Insert the rows (each with every column of INSERTED_COLUMNS) in one statement; the
-    rows inserted. A row whose idempotency key its tenant has used already is left out."""
+    rows inserted. Left out: a row whose idempotency key its tenant has used already, and
+    one that would take its tenant past `unfinished_limit` unfinished tasks (0: none)."""
     # Keys in one order in every statement: two concurrent inserts that share keys then
     # wait on each other's rows in the same order, never in a cycle (a deadlock).
-    in_key_order = sorted(rows, key=lambda row: row["idempotency_key"] or "")
+    in_key_order = sorted(rows, key=lambda row: (row["tenant"], row["idempotency_key"] or ""))
     columns = [[row[column] for row in in_key_order] for column in INSERTED_COLUMNS]
-    return [dict(record) for record in await connection.fetch(INSERT_TASKS, *columns)]
+    records = await connection.fetch(INSERT_TASKS, *columns, unfinished_limit)
+    return [dict(record) for record in records]
 
 
 async def tasks_holding_keys(
-    *, connection: Any, tenant: str, keys: Sequence[str]
-) -> dict[str, TaskRow]:
-    """The tenant's tasks that hold these idempotency keys, by key."""
-    records = await connection.fetch(KEY_HOLDERS, tenant, list(keys))
-    return {record["idempotency_key"]: dict(record) for record in records}
+    *, connection: Any, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], TaskRow]:
+    """The tasks that hold these (tenant, idempotency key) pairs, by pair."""
+    records = await connection.fetch(
+        KEY_HOLDERS, [tenant for tenant, _ in keys], [key for _, key in keys]
+    )
+    return {(record["tenant"], record["idempotency_key"]): dict(record) for record in records}
 
 
 async def mark_published(*, connection: Any, publishes: Sequence[Publish]) -> None:

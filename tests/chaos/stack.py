@@ -14,7 +14,7 @@ from sqlalchemy import text
 from services.named_queues import known_queues
 from tests.support import processes, rabbit
 from tests.support.database import new_session
-from tests.support.settings import SETTINGS
+from tests.support.settings import AUTH_HEADERS, SETTINGS
 from tests.support.waiting import wait_for
 
 TERMINAL = ("succeeded", "dead", "cancelled")
@@ -160,7 +160,9 @@ class Load:
 
     async def _run(self, body: dict[str, Any], deadline_s: float) -> None:
         deadline = time.monotonic() + deadline_s
-        async with httpx.AsyncClient(base_url=self.stack.url, timeout=SUBMIT_TIMEOUT) as http:
+        async with httpx.AsyncClient(
+            headers=AUTH_HEADERS, base_url=self.stack.url, timeout=SUBMIT_TIMEOUT
+        ) as http:
             await asyncio.gather(
                 *(self._submitter(http, body, deadline) for _ in range(self.concurrency))
             )

@@ -9,6 +9,7 @@ import pytest
 
 from tests.chaos.stack import SUBMIT_TIMEOUT, Load, Stack, api_answers, verify
 from tests.support import processes, services
+from tests.support.settings import AUTH_HEADERS
 from tests.support.waiting import wait_for
 
 pytestmark = [
@@ -83,7 +84,7 @@ async def test_api_started_while_broker_is_down_accepts_and_delivers_once_it_ret
     await services.stop_rabbitmq()
     try:
         stack.api = processes.api(port=stack.port, env=stack.process_env()).start()
-        async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        async with httpx.AsyncClient(headers=AUTH_HEADERS, base_url=stack.url, timeout=10) as http:
             await wait_for(lambda: api_answers(http), timeout=30, what="the API to answer")
             # When a task is submitted
             response = await http.post("/api/v1/queue/", json={"name": "echo", "payload": {"n": 1}})

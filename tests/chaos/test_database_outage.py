@@ -10,6 +10,7 @@ import pytest
 
 from tests.chaos.stack import Load, Stack, api_answers, free_port, verify
 from tests.support import processes, services
+from tests.support.settings import AUTH_HEADERS
 from tests.support.waiting import wait_for
 
 pytestmark = [
@@ -54,7 +55,7 @@ async def test_api_answers_503_with_retry_after_while_database_is_unreachable():
     stack = Stack(workers=0, env={"DB_PORT": str(free_port())})
     stack.api = processes.api(port=stack.port, env=stack.process_env()).start()
     try:
-        async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        async with httpx.AsyncClient(headers=AUTH_HEADERS, base_url=stack.url, timeout=10) as http:
             await wait_for(lambda: api_answers(http), timeout=30, what="the API to answer")
             # When a client submits a task
             response = await http.post("/api/v1/queue/", json={"name": "echo"})

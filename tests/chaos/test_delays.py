@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from tests.chaos.stack import Stack, wait_settled
+from tests.support.settings import AUTH_HEADERS
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -13,7 +14,7 @@ async def test_delayed_task_survives_a_worker_restart(migrated_database):
     try:
         await stack.start()
         # Given a task delayed by 3 s
-        async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        async with httpx.AsyncClient(headers=AUTH_HEADERS, base_url=stack.url, timeout=10) as http:
             response = await http.post("/api/v1/queue/", json={"name": "count", "delay_seconds": 3})
         task_id = response.json()["id"]
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.chaos.stack import Stack, counter, task_states, wait_settled
+from tests.support.settings import AUTH_HEADERS
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(120)]
@@ -20,7 +21,7 @@ async def test_sigterm_finishes_in_flight_tasks_and_hands_back_the_rest(migrated
     try:
         await stack.start()
         first = stack.worker_processes[0]
-        async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        async with httpx.AsyncClient(headers=AUTH_HEADERS, base_url=stack.url, timeout=10) as http:
             # Given one worker running three short tasks and one that outlasts the grace period
             short = [await _submit(http, seconds=1.5) for _ in range(3)]
             long = await _submit(http, seconds=GRACE_SECONDS + 4)

@@ -11,6 +11,8 @@ import pytest
 from tests.chaos.stack import Stack, counter
 from tests.support import rabbit
 from tests.support.api import wait_recorded
+from tests.support.dead_letters import execute_sql
+from tests.support.settings import AUTH_HEADERS, OPERATOR_HEADERS, TENANT
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(120)]
@@ -39,14 +41,31 @@ async def test_poison_messages_are_dead_lettered_with_reason_and_worker_keeps_ru
     ]
     for body, content_type in bodies:
         await rabbit.publish_raw(shared_stack.prefix, rabbit.DEFAULT_ROUTE, body, content_type)
+    # And one that is not signed at all
+    await rabbit.publish_raw(
+        shared_stack.prefix,
+        rabbit.DEFAULT_ROUTE,
+        f'{{"forged": "{marker}"}}'.encode(),
+        "application/json",
+        signed=False,
+    )
 
-    async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
-        # Then each lands in the dead-letter queue with the reason it could not be run
+    async with httpx.AsyncClient(
+        headers=OPERATOR_HEADERS, base_url=shared_stack.url, timeout=10
+    ) as operator:
+        # Then each lands in the dead-letter queue with the reason it could not be run (the
+        # records belong to no tenant: an operator sees them)
         reasons = await wait_for(
-            lambda: _reasons_when(http, marker, len(bodies)), timeout=30, what="dead letters"
+            lambda: _reasons_when(operator, marker, len(bodies) + 1),
+            timeout=30,
+            what="dead letters",
         )
-        assert any("not valid JSON" in r for r in reasons), reasons
-        assert any("does not match the task contract" in r and "id" in r for r in reasons), reasons
+    assert any("not valid JSON" in r for r in reasons), reasons
+    assert any("does not match the task contract" in r and "id" in r for r in reasons), reasons
+    assert any("no valid Taskgate signature" in r for r in reasons), reasons
+    async with httpx.AsyncClient(
+        headers=AUTH_HEADERS, base_url=shared_stack.url, timeout=10
+    ) as http:
         # And the workers are still alive and running tasks
         assert all(worker.alive() for worker in shared_stack.worker_processes)
         submitted = await http.post(
@@ -57,12 +76,21 @@ async def test_poison_messages_are_dead_lettered_with_reason_and_worker_keeps_ru
         assert task["status"] == "succeeded"
 
 
-async def test_unknown_handler_message_is_dead_lettered_with_reason(shared_stack: Stack):
-
+async def test_task_of_an_unknown_handler_is_dead_lettered_with_reason(shared_stack: Stack):
+    # Given a queued task whose row names a handler no worker has, and its message
     task_id = str(uuid.uuid4())
+    await execute_sql(
+        "INSERT INTO tasks (id, tenant, name, status) "
+        "VALUES (:id, :tenant, 'no-such-handler', 'queued')",
+        id=task_id,
+        tenant=TENANT,
+    )
     body = f'{{"id": "{task_id}", "name": "no-such-handler", "payload": {{}}}}'.encode()
     await rabbit.publish_raw(shared_stack.prefix, rabbit.DEFAULT_ROUTE, body, "application/json")
-    async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
+    # Then a worker buries it, naming the handler
+    async with httpx.AsyncClient(
+        headers=AUTH_HEADERS, base_url=shared_stack.url, timeout=10
+    ) as http:
         task = await wait_recorded(http, task_id, timeout=30)
     assert task["status"] == "dead"
     assert "unknown handler 'no-such-handler'" in task["error"]
@@ -71,7 +99,9 @@ async def test_unknown_handler_message_is_dead_lettered_with_reason(shared_stack
 async def test_task_failing_twice_then_succeeding_ends_succeeded_on_third_attempt(
     shared_stack: Stack,
 ):
-    async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
+    async with httpx.AsyncClient(
+        headers=AUTH_HEADERS, base_url=shared_stack.url, timeout=10
+    ) as http:
         response = await http.post(
             "/api/v1/queue/", json={"name": "flaky", "payload": {"failures": 2}}
         )
@@ -85,7 +115,9 @@ async def test_task_failing_twice_then_succeeding_ends_succeeded_on_third_attemp
 async def test_task_always_failing_is_dead_after_its_limit_with_backoff_between_attempts(
     shared_stack: Stack,
 ):
-    async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
+    async with httpx.AsyncClient(
+        headers=AUTH_HEADERS, base_url=shared_stack.url, timeout=10
+    ) as http:
         response = await http.post(
             "/api/v1/queue/", json={"name": "flaky", "payload": {"failures": 99}, "max_attempts": 3}
         )
@@ -113,7 +145,9 @@ async def _reasons_when(http, marker: str, count: int) -> list[str] | None:
 
 
 async def test_duplicate_message_for_a_running_task_does_not_run_it_twice(shared_stack: Stack):
-    async with httpx.AsyncClient(base_url=shared_stack.url, timeout=10) as http:
+    async with httpx.AsyncClient(
+        headers=AUTH_HEADERS, base_url=shared_stack.url, timeout=10
+    ) as http:
         # Given a task that a worker is running now
         response = await http.post(
             "/api/v1/queue/", json={"name": "count", "payload": {"seconds": 2}}

@@ -6,11 +6,13 @@ import aio_pika
 from aio_pika.exceptions import ChannelClosed
 
 from config import names
+from publishers.signing import MessageSigner
 from publishers.topology import Band, Topology, band_queue_name, delay_routing_key
 from tests.support.settings import SETTINGS
 
-# The tests' exchanges and queues.
+# The tests' exchanges and queues, and their signer.
 TOPOLOGY = Topology.from_settings(SETTINGS)
+SIGNER = MessageSigner(SETTINGS.message_secret)
 # Where a task of the default queue and priority is published.
 DEFAULT_ROUTE = TOPOLOGY.work_routing_key("default", Band.NORMAL)
 
@@ -76,8 +78,15 @@ async def publish_raw(
     body: bytes,
     content_type: str,
     headers: dict[str, Any] | None = None,
+    *,
+    signed: bool = True,
 ) -> None:
-    """Publish bytes as they are, bypassing Taskgate's publishers (for poison messages)."""
+    """Publish bytes as they are, bypassing Taskgate's publishers: signed with the tests'
+    secret (a message Taskgate could have sent, such as one a newer version wrote) unless
+    `signed` is False (a forgery)."""
+    headers = dict(headers or {})
+    if signed:
+        headers = SIGNER.signed_headers(body, headers)
     connection = await _connect()
     async with connection:
         # Unroutable is an error: a test publishing to the wrong key must not pass vacuously.

@@ -17,6 +17,13 @@ OVERRIDES = {
     "taskgate_handlers": "tests.chaos.handlers",
     # Workers consume the default queue unless a test starts one for another queue.
     "taskgate_worker_queues": "default",
+    # Auth on, as users run it; the in-process API answers to the test client's host.
+    "auth_enabled": "true",
+    "taskgate_secret": "taskgate-test-secret-0123456789",
+    "allowed_hosts": "localhost,127.0.0.1,[::1],taskgate.test",
+    # Far above what any test but the rate-limit ones sends (those set their own).
+    "rate_limit_per_second": "100000",
+    "rate_limit_burst": "200000",
 }
 TEST_ENV = {name.upper(): value for name, value in OVERRIDES.items()}
 
@@ -27,3 +34,16 @@ def settings_with(**changes: object) -> Settings:
 
 
 SETTINGS = settings_with()
+
+# The key most tests send: an admin of tenant "acme" (made in the test database by the
+# migrated_database fixture; its secret is no secret).
+TENANT = "acme"
+ADMIN_KEY_PREFIX = "0000000000ac"
+ADMIN_KEY = f"tg_{ADMIN_KEY_PREFIX}_test-admin-key-of-acme"
+AUTH_HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+# An operator's key (every tenant, admin): what the records of messages no task stands
+# behind (tenant "") are seen with.
+OPERATOR_KEY_PREFIX = "00000000000f"
+OPERATOR_KEY = f"tg_{OPERATOR_KEY_PREFIX}_test-operator-key"
+OPERATOR_HEADERS = {"Authorization": f"Bearer {OPERATOR_KEY}"}

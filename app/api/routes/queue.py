@@ -15,6 +15,8 @@ from app.api.deps import (
     SessionDep,
     SubmitterDep,
 )
+from app.api.responses import AUTH, NOT_FOUND, TOO_MANY
+from app.auth import Admin, Reader, Writer
 from app.schemas import (
     BandOut,
     BatchOut,
@@ -27,6 +29,7 @@ from app.schemas import (
     TaskSubmit,
     page_out,
 )
+from services.access import visible_tenants
 from services.cancellation import cancel_task
 from services.errors import ConflictingKeysError
 from services.queue_stats import queue_stats
@@ -71,26 +74,42 @@ def _submission(body: TaskSubmit, key: str | None = None) -> Submission:
     responses={
         200: {"model": TaskOut, "description": "A repeat of an earlier request (same key)."},
         409: {"description": "The idempotency key was used for a different request."},
+        **AUTH,
+        **TOO_MANY,
     },
 )
 async def create_task(
     body: TaskSubmit,
     submitter: SubmitterDep,
+    principal: Writer,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Response:
     """Submit a task; it is recorded before the answer, then run by a worker."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise ConflictingKeysError()
-    accepted = await submitter.submit_task(submission=_submission(body, idempotency_key))
+    accepted = await submitter.submit_task(
+        submission=_submission(body, idempotency_key), tenant=principal.tenant
+    )
     code = status.HTTP_202_ACCEPTED if accepted.created else status.HTTP_200_OK
     return _json(TaskOut.model_validate(accepted.task), code)
 
 
-@router.post("/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchOut)
-async def create_tasks(body: BatchSubmit, submitter: SubmitterDep) -> Response:
+@router.post(
+    "/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BatchOut,
+    responses={
+        409: {"description": "An idempotency key was used for a different request."},
+        **AUTH,
+        **TOO_MANY,
+    },
+)
+async def create_tasks(body: BatchSubmit, submitter: SubmitterDep, principal: Writer) -> Response:
     """Submit up to 1,000 tasks at once: all are recorded, or none (invalid ones are
     reported by their index). An item whose idempotency key was seen answers the first task."""
-    accepted = await submitter.submit_batch(submissions=[_submission(item) for item in body.tasks])
+    accepted = await submitter.submit_batch(
+        submissions=[_submission(item) for item in body.tasks], tenant=principal.tenant
+    )
     items = [TaskOut.model_validate(item.task) for item in accepted]
     return _json(BatchOut(items=items), status.HTTP_202_ACCEPTED)
 
@@ -101,11 +120,16 @@ def _json(body: BaseModel, code: int) -> Response:
     return Response(body.model_dump_json(), status_code=code, media_type="application/json")
 
 
-@router.get("/", response_model=QueuesOut)
-async def list_queues(session: SessionDep, runtime: RuntimeDep) -> QueuesOut:
+@router.get("/", response_model=QueuesOut, responses=AUTH)
+async def list_queues(session: SessionDep, runtime: RuntimeDep, principal: Admin) -> QueuesOut:
     """Every named queue: messages ready and consumers per priority band (asked of
-    RabbitMQ now), and its tasks by status."""
-    stats = await queue_stats(session=session, publishers=runtime.publishers, known=runtime.queues)
+    RabbitMQ now, all tenants'), and its tasks by status (the key's tenant's)."""
+    stats = await queue_stats(
+        session=session,
+        publishers=runtime.publishers,
+        known=runtime.queues,
+        tenant=principal.scope,
+    )
     return QueuesOut(
         queues=[
             QueueStatsOut(
@@ -130,22 +154,29 @@ async def list_queues(session: SessionDep, runtime: RuntimeDep) -> QueuesOut:
     response_model=TaskOut,
     responses={
         202: {"model": TaskOut, "description": "Running: its worker was asked to stop it."},
-        404: {"description": "No such task."},
+        **NOT_FOUND,
         409: {"description": "The task has finished already."},
+        **AUTH,
     },
 )
 async def cancel(
-    task_id: UUID, session: SessionDep, publishers: PublishersDep, response: Response
+    task_id: UUID,
+    session: SessionDep,
+    publishers: PublishersDep,
+    response: Response,
+    principal: Writer,
 ) -> TaskOut:
     """Cancel a task. One not yet running is cancelled at once (200) and never runs; a
     running one is stopped by its worker (202: poll it, it ends `cancelled`)."""
-    cancellation = await cancel_task(session=session, publishers=publishers, task_id=task_id)
+    cancellation = await cancel_task(
+        session=session, publishers=publishers, task_id=task_id, tenant=principal.scope
+    )
     if not cancellation.done:
         response.status_code = status.HTTP_202_ACCEPTED
     return TaskOut.model_validate(cancellation.task)
 
 
-@router.get("/{number_queues}", response_model=PageOut[TaskOut])
+@router.get("/{number_queues}", response_model=PageOut[TaskOut], responses=AUTH)
 async def view_queue(
     queue_view: Annotated[
         QueueViewRef,
@@ -156,11 +187,13 @@ async def view_queue(
     ],
     session: SessionDep,
     cursor: CursorDep,
+    principal: Reader,
     limit: LimitDep = 100,
 ) -> PageOut[TaskOut]:
     """View the tasks in a queue, newest first."""
     page = await list_tasks(
         session=session,
+        tenants=await visible_tenants(session=session, principal=principal),
         statuses=QUEUE_VIEW_STATUSES[queue_view.view],
         limit=limit,
         cursor=cursor,

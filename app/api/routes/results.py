@@ -7,9 +7,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, StringConstraints
 
 from app.api.deps import CursorDep, LimitDep, RuntimeDep, SessionDep
-from app.schemas import PageOut, TaskOut, page_out
+from app.api.responses import AUTH, NOT_FOUND
+from app.auth import Reader
+from app.schemas import PageOut, TaskOut, TenantFilter, page_out
 from app.waiting import MAX_WAIT_SECONDS, wait_for_task
 from db.models import TaskStatus
+from services.access import visible_tenants
 from services.task_views import get_task, list_tasks
 
 router = APIRouter(prefix="/result", tags=["result"])
@@ -19,10 +22,12 @@ MAX_FILTER_VALUES = 20
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-@router.get("/", response_model=PageOut[TaskOut])
+@router.get("/", response_model=PageOut[TaskOut], responses=AUTH)
 async def list_results(
     session: SessionDep,
     cursor: CursorDep,
+    principal: Reader,
+    tenant: TenantFilter = None,
     status: Annotated[
         list[TaskStatus] | None, Query(description="Only tasks in these states (repeatable).")
     ] = None,
@@ -49,6 +54,7 @@ async def list_results(
     """List tasks and their results, newest first; filters combine (all must hold)."""
     page = await list_tasks(
         session=session,
+        tenants=await visible_tenants(session=session, principal=principal, asked=tenant or ()),
         limit=limit,
         cursor=cursor,
         statuses=status or (),
@@ -60,11 +66,12 @@ async def list_results(
     return page_out(page, TaskOut)
 
 
-@router.get("/{result_uuid}", response_model=TaskOut)
+@router.get("/{result_uuid}", response_model=TaskOut, responses={**AUTH, **NOT_FOUND})
 async def get_result(
     task_id: Annotated[UUID, Path(alias="result_uuid")],
     session: SessionDep,
     runtime: RuntimeDep,
+    principal: Reader,
     wait: Annotated[
         float | None,
         Query(
@@ -79,9 +86,13 @@ async def get_result(
 ) -> TaskOut:
     """One task: its state, its result or its error; `wait` long-polls for its end."""
     if wait is None:
-        task = await get_task(session=session, task_id=task_id)
+        task = await get_task(session=session, task_id=task_id, tenant=principal.scope)
     else:
         task = await wait_for_task(
-            session=session, waiter=runtime.waiter, task_id=task_id, seconds=wait
+            session=session,
+            waiter=runtime.waiter,
+            task_id=task_id,
+            tenant=principal.scope,
+            seconds=wait,
         )
     return TaskOut.model_validate(task)

@@ -1,0 +1,1 @@
+"""`taskgate`, the command line: keys (straight to the database), and later the API's."""
