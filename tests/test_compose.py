@@ -24,7 +24,6 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return compose["services"]
 
 
-
 def _command(service: dict[str, Any]) -> str:
     command = service["command"]
     return command if isinstance(command, str) else " ".join(command)
