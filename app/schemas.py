@@ -1,16 +1,20 @@
 """HTTP request and response bodies."""
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import Query
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     model_validator,
 )
 
@@ -20,12 +24,69 @@ from db.tasks.filters import DeadLetterFilter
 from db.tasks.reads import Page
 from services.handlers.registry import TaskHandler
 from services.pagination import encode_cursor
+from services.payloads import unstorable
 
 T = TypeVar("T")
 
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
-MAX_ATTEMPTS_LIMIT = 100
+def _storable(value: str) -> str:
+    """Text PostgreSQL can hold: no NUL character, no unpaired surrogate."""
+    problem = unstorable(value)
+    if problem is not None:
+        raise ValueError(problem[1])
+    return value
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The moment in UTC; a time zone that takes it out of the calendar's range is refused
+    (0001-01-01T00:00+14:00 is in year 0 in UTC)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
+def _integral(value: Any) -> Any:
+    """2.0 is the JSON number 2: an integer field takes it (JSON Schema says so)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+_ISO_MOMENT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+def _iso_moment(value: Any) -> datetime:
+    """A time from a client: an ISO 8601 (RFC 3339) string with a zone, nothing else (not
+    a number of seconds, which the parser would otherwise take)."""
+    if not isinstance(value, str) or not re.match(r"\d{4}-\d{2}-\d{2}[Tt ]", value):
+        raise ValueError("give the time as an ISO 8601 string with a time zone")
+    return _in_utc(_ISO_MOMENT.validate_python(value))
+
+
+# Text from a client: as the schema says (no NUL), and checked for what a schema cannot say.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(pattern=NO_NUL), AfterValidator(_storable)]
+# A moment with a time zone, written in ISO 8601, held in UTC.
+Moment = Annotated[datetime, BeforeValidator(_iso_moment)]
+IdempotencyKey = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+FilterText = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+
+
+# JSON bodies are read strictly (a JSON boolean is no number, a number no string), as their
+# schema says; these two are what strict mode needs told.
+def json_int(low: int, high: int) -> Any:
+    """An integer from `low` to `high` in a JSON body (2.0 included, true not)."""
+    return Annotated[Annotated[int, Field(ge=low, le=high)], BeforeValidator(_integral)]
+
+
+# What a JSON body's model is read with: as its schema says, and no more.
+STRICT_BODY = ConfigDict(extra="forbid", strict=True)
+
+# MAX_ATTEMPTS_LIMIT and MAX_BATCH_SIZE are settings: the submitter checks them (and the
+# OpenAPI document says them); these bounds only keep absurd inputs from being parsed.
+PARSE_MAX_ATTEMPTS = 1_000_000
+PARSE_MAX_BATCH = 10_000
 MAX_DELAY_SECONDS = 365 * 24 * 3600
 
 
@@ -33,7 +94,7 @@ class TaskSubmit(BaseModel):
     """A task to run: which handler, with what input."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        **STRICT_BODY,
         json_schema_extra={"examples": [{"name": "echo", "payload": {"hello": "world"}}]},
     )
 
@@ -41,10 +102,8 @@ class TaskSubmit(BaseModel):
         default="emulate", min_length=1, max_length=200, description="A registered handler."
     )
     payload: dict[str, Any] = Field(default_factory=dict, description="The handler's input.")
-    max_attempts: int | None = Field(
+    max_attempts: json_int(1, PARSE_MAX_ATTEMPTS) | None = Field(  # type: ignore[valid-type]
         default=None,
-        ge=1,
-        le=MAX_ATTEMPTS_LIMIT,
         description="Attempts before the task is dead-lettered (default: the handler's).",
     )
     queue: str | None = Field(
@@ -52,10 +111,8 @@ class TaskSubmit(BaseModel):
         pattern=names.QUEUE_NAME_PATTERN,
         description="The named queue to run from (default: the handler's).",
     )
-    priority: int = Field(
+    priority: json_int(names.MIN_PRIORITY, names.MAX_PRIORITY) = Field(  # type: ignore[valid-type]
         default=names.DEFAULT_PRIORITY,
-        ge=names.MIN_PRIORITY,
-        le=names.MAX_PRIORITY,
         description=(
             "0-9, higher first. Bands: 7-9 high, 3-6 normal, 0-2 low; within a band, first "
             "in, first out."
@@ -67,7 +124,7 @@ class TaskSubmit(BaseModel):
         le=MAX_DELAY_SECONDS,
         description="Start no sooner than this many seconds from now (at most 365 days).",
     )
-    run_at: AwareDatetime | None = Field(
+    run_at: Moment | None = Field(
         default=None, description="Start no sooner than this time (ISO 8601 with a zone)."
     )
     idempotency_key: IdempotencyKey | None = Field(
@@ -85,15 +142,12 @@ class TaskSubmit(BaseModel):
         return self
 
 
-MAX_BATCH_SIZE = 1000
-
-
 class BatchSubmit(BaseModel):
     """Up to 1,000 tasks, recorded all together or not at all."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
-    tasks: list[TaskSubmit] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+    tasks: list[TaskSubmit] = Field(min_length=1, max_length=PARSE_MAX_BATCH)
 
 
 class AttemptError(BaseModel):
@@ -185,20 +239,22 @@ class DeadLetterFilters(BaseModel):
         description="Only tasks of these tenants (repeatable; an operator key's filter).",
     )
 
-    name: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        default_factory=list, description="Only tasks of these handlers (repeatable)."
+    name: list[FilterText] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Only tasks of these handlers (repeatable).",
     )
-    error: str | None = Field(
+    error: Text | None = Field(
         default=None,
         min_length=1,
         max_length=1000,
         description="Only tasks whose error contains this, ignoring case (`%` and `_` are "
         "literal).",
     )
-    died_after: AwareDatetime | None = Field(
+    died_after: Moment | None = Field(
         default=None, description="Only tasks that died after this time (ISO 8601 with a zone)."
     )
-    died_before: AwareDatetime | None = Field(
+    died_before: Moment | None = Field(
         default=None, description="Only tasks that died before this time (ISO 8601 with a zone)."
     )
 
@@ -219,42 +275,95 @@ class DeadLetterSelection(DeadLetterFilters):
     model_config = ConfigDict(extra="forbid")
 
     all: bool = Field(
-        default=False, description="Select every dead task (only when no filter is given)."
+        default=False,
+        description="Without any other filter, select every dead task (without `all`, at "
+        "least one filter is required: 422); with filters, they select as usual.",
     )
 
     @model_validator(mode="after")
     def explicit_selection(self) -> "DeadLetterSelection":
-        empty = self.to_filter().is_empty
+        empty = self.to_filter(frozenset(self.tenant) or None).is_empty
         if empty and not self.all:
             raise ValueError(
                 "give at least one filter (name, error, died_after, died_before), or all=true "
                 "to select every dead task"
             )
-        if not empty and self.all:
-            raise ValueError("all=true selects every dead task: give it without filters")
         return self
 
 
 MAX_BULK_REPLAY = 10_000
 
 
-class BulkReplay(DeadLetterSelection):
+class BulkReplay(BaseModel):
     """Dead tasks to replay: a filter (or `all`), and how many at most."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"name": ["resize"], "error": "timeout", "limit": 100}]},
+        **STRICT_BODY,
+        json_schema_extra={
+            "examples": [{"name": ["resize"], "error": "timeout", "limit": 100}],
+            # At least one filter, or all=true.
+            "anyOf": [
+                {"properties": {"all": {"const": True}}, "required": ["all"]},
+                {"properties": {"tenant": {"minItems": 1}}, "required": ["tenant"]},
+                {"properties": {"name": {"minItems": 1}}, "required": ["name"]},
+                {"properties": {"error": {"type": "string"}}, "required": ["error"]},
+                {"properties": {"died_after": {"type": "string"}}, "required": ["died_after"]},
+                {"properties": {"died_before": {"type": "string"}}, "required": ["died_before"]},
+            ],
+        },
     )
 
-    limit: int = Field(
-        ge=1, le=MAX_BULK_REPLAY, description="Replay at most this many (1..10,000)."
+    tenant: list[TenantName] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Only tasks of these tenants (an operator key's filter).",
     )
+    name: list[FilterText] = Field(
+        default_factory=list, max_length=20, description="Only tasks of these handlers."
+    )
+    error: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Only tasks whose error contains this, ignoring case.",
+    )
+    died_after: Moment | None = Field(
+        default=None, description="Only tasks that died after this time (ISO 8601 with a zone)."
+    )
+    died_before: Moment | None = Field(
+        default=None, description="Only tasks that died before this time (ISO 8601 with a zone)."
+    )
+    all: bool = Field(
+        default=False, description="Without any other filter, every dead task (else required)."
+    )
+    limit: json_int(1, MAX_BULK_REPLAY) = Field(  # type: ignore[valid-type]
+        description="Replay at most this many (1..10,000)."
+    )
+
+    def to_filter(self, tenants: frozenset[str] | None = None) -> DeadLetterFilter:
+        """The filter, for `tenants` (None: every tenant's dead tasks)."""
+        return DeadLetterFilter(
+            tenants=tenants,
+            names=tuple(self.name),
+            error=self.error,
+            died_after=self.died_after,
+            died_before=self.died_before,
+        )
+
+    @model_validator(mode="after")
+    def explicit_selection(self) -> "BulkReplay":
+        if self.to_filter(frozenset(self.tenant) or None).is_empty and not self.all:
+            raise ValueError(
+                "give at least one filter (tenant, name, error, died_after, died_before), or "
+                "all=true to select every dead task"
+            )
+        return self
 
 
 class ReplayRequest(BaseModel):
     """How to replay a dead task: as it was, or with an edited payload."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     payload: dict[str, Any] | None = Field(
         default=None, description="Run with this payload instead (validated like a submit)."
@@ -345,18 +454,19 @@ class KeyCreate(BaseModel):
     """A new API key: for which tenant, with which role."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        **STRICT_BODY,
         json_schema_extra={"examples": [{"tenant": "acme", "role": "write", "name": "ci"}]},
     )
 
     tenant: TenantName | None = Field(
         default=None, description="The key's tenant (default: the creating key's own)."
     )
-    role: Role = Field(default=Role.READ, description="read, write or admin.")
+    # Strict mode wants an Enum member: the JSON string is the value, checked as usual.
+    role: Role = Field(default=Role.READ, strict=False, description="read, write or admin.")
     all_tenants: bool = Field(
         default=False, description="An operator's key, seeing every tenant (operators only)."
     )
-    name: str = Field(default="", max_length=200, description="A label, to tell keys apart.")
+    name: Text = Field(default="", max_length=200, description="A label, to tell keys apart.")
 
 
 class KeyOut(BaseModel):

@@ -57,6 +57,8 @@ async def list_dead_letters(
     cursor: Cursor | None = None,
 ) -> Page[Task]:
     """Dead tasks matching the filter, newest first, one page at a time."""
+    if selection.tenants is not None and not selection.tenants:
+        return Page(items=[], next_cursor=None)
     return await reads.page_of_dead(session=session, selection=selection, after=cursor, limit=limit)
 
 

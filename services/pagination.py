@@ -2,7 +2,7 @@
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from db.tasks.reads import Cursor
@@ -21,9 +21,10 @@ def decode_cursor(token: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         created_at, task_id = raw.split("|")
-        cursor = Cursor(created_at=datetime.fromisoformat(created_at), id=UUID(task_id))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has a time zone")
+        # In UTC: an offset that takes the time out of the calendar is no cursor of ours.
+        return Cursor(created_at=moment.astimezone(UTC), id=UUID(task_id))
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as error:
         raise InvalidCursorError() from error
-    if cursor.created_at.tzinfo is None:
-        raise InvalidCursorError()
-    return cursor

@@ -90,7 +90,7 @@ def validate_submission(
     # nested past the limit never reaches the handler's model.
     _refuse_unstorable(name, unstorable(payload, max_depth=limits.max_depth))
     try:
-        parsed = handler.parse_payload(payload)
+        parsed = handler.parse_submitted(payload)
     except ValidationError as error:
         raise InvalidPayloadError(name, error.errors(include_url=False)) from error
     normalized: dict[str, Any] = handler.payload_adapter.dump_python(parsed, mode="json")

@@ -60,11 +60,12 @@ async def list_tasks(
     for field, moment in (("created_after", created_after), ("created_before", created_before)):
         if moment is not None and moment.tzinfo is None:
             raise InvalidFilterError(field, f"{field} must have a time zone")
-    if created_after is not None and created_before is not None and created_after >= created_before:
-        raise InvalidFilterError(
-            "created_after", "created_after must be earlier than created_before"
-        )
-    if not tenants:
+    empty_range = (
+        created_after is not None
+        and created_before is not None
+        and (created_after >= created_before)
+    )
+    if not tenants or empty_range:
         return Page(items=[], next_cursor=None)
     task_filter = TaskFilter.of(
         tenants=tenants,

@@ -42,12 +42,23 @@ async def test_openapi_carries_each_handlers_payload_model(client):
     document = (await client.get("/openapi.json")).json()
     schemas = document["components"]["schemas"]
 
-    # When the submit's payload is read
-    payload = schemas["TaskSubmit"]["properties"]["payload"]
+    # When the submit's variants are read
+    variants = schemas["TaskSubmit"]["oneOf"]
 
-    # Then it points at one payload model per handler, with the handler's fields
+    # Then there is one per handler, naming it and pointing at its payload model (and one
+    # without a name, for the default handler), with the handler's fields
     handlers = (await client.get("/api/v1/handlers")).json()
-    refs = {ref["$ref"].rsplit("/", 1)[1] for ref in payload["anyOf"]}
-    assert refs == {f"{handler['name']}.payload" for handler in handlers}
+    named = {
+        variant["properties"]["name"]["const"]: variant["properties"]["payload"]["$ref"]
+        for variant in variants
+        if "name" in variant["properties"]
+    }
+    assert named == {
+        handler["name"]: f"#/components/schemas/{handler['name']}.payload" for handler in handlers
+    }
+    unnamed = [variant for variant in variants if "name" not in variant["properties"]]
+    assert [v["properties"]["payload"]["$ref"] for v in unnamed] == [
+        "#/components/schemas/emulate.payload"
+    ]
     assert schemas["sleep.payload"]["properties"]["seconds"]["maximum"] == 60
     assert schemas["nap.payload"]["properties"]["seconds"]["type"] == "number"

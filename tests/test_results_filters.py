@@ -237,22 +237,25 @@ async def test_name_and_status_filters_find_tasks_a_worker_ran(client, worker_lo
 
 
 @pytest.mark.parametrize(
+    "params",
+    [
+        {"created_after": "2030-01-02T00:00:00Z", "created_before": "2030-01-01T00:00:00Z"},
+        {"created_after": "2030-01-01T00:00:00Z", "created_before": "2030-01-01T01:00:00+01:00"},
+    ],
+    ids=["after-later-than-before", "after-equal-to-before"],
+)
+async def test_a_range_that_holds_no_time_lists_nothing(client, params):
+    response = await client.get(RESULTS, params=params)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
     ("params", "loc"),
     [
         ({"created_after": "2030-01-01T00:00:00"}, ["query", "created_after"]),
         ({"created_before": "2030-01-01T00:00:00"}, ["query", "created_before"]),
         ({"created_after": "yesterday"}, ["query", "created_after"]),
-        (
-            {"created_after": "2030-01-02T00:00:00Z", "created_before": "2030-01-01T00:00:00Z"},
-            ["query", "created_after"],
-        ),
-        (
-            {
-                "created_after": "2030-01-01T00:00:00Z",
-                "created_before": "2030-01-01T01:00:00+01:00",
-            },
-            ["query", "created_after"],
-        ),
         ({"name": ""}, ["query", "name", 0]),
         ({"queue": "x" * 201}, ["query", "queue", 0]),
         ({"name": [f"n{i}" for i in range(21)]}, ["query", "name"]),
@@ -262,8 +265,6 @@ async def test_name_and_status_filters_find_tasks_a_worker_ran(client, worker_lo
         "after-without-zone",
         "before-without-zone",
         "after-not-a-time",
-        "after-later-than-before",
-        "after-equal-to-before",
         "empty-name",
         "queue-too-long",
         "too-many-names",

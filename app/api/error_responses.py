@@ -1,12 +1,18 @@
 """The one place where domain errors become HTTP answers."""
 
+import functools
 import logging
+import re
 from typing import Any
 
 from asyncpg import InterfaceError, PostgresError
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from db.failures import database_unavailable
 from services.errors import (
@@ -31,6 +37,7 @@ from services.errors import (
     UnknownHandlerError,
     UnknownQueueError,
 )
+from services.payloads import make_storable
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +136,41 @@ def internal_error_response() -> JSONResponse:
     )
 
 
+# `/queue/{number_queues}` with a value that names no queue matches no route (a 404).
+QUEUE_VIEW_PATH = re.compile(r"/api/v1/queue/([^/]+)")
+
+
+def method_not_allowed(request: Request) -> JSONResponse:
+    """405 naming, in `Allow`, every method the path has as the OpenAPI document says
+    (Starlette names those of the one route it tried, and a path may have several). Where
+    templates compete, the most literal one is the path's (`/queue/batch`, not
+    `/queue/{number_queues}`), as in routing."""
+    paths = request.app.openapi()["paths"]
+    matching = [t for t in paths if _path_pattern(t).fullmatch(request.url.path)]
+    fewest = min((template.count("{") for template in matching), default=0)
+    methods = {
+        method.upper()
+        for template in matching
+        if template.count("{") == fewest
+        for method in paths[template]
+    }
+    allowed = ", ".join(sorted(methods))
+    return JSONResponse(
+        {"detail": f"{request.method} is not allowed here; allowed: {allowed}"},
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        headers={"Allow": allowed},
+    )
+
+
+@functools.cache
+def _path_pattern(template: str) -> re.Pattern[str]:
+    """A regex matching the paths of an OpenAPI path template (`/a/{id}` → `/a/[^/]+`)."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile(
+        "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+    )
+
+
 def install_error_responses(app: FastAPI) -> None:
     """Answer domain errors and database outages as the functions above say."""
 
@@ -142,6 +184,30 @@ def install_error_responses(app: FastAPI) -> None:
         logger.error("unexpected database error", exc_info=error)
         return internal_error_response()
 
+    async def handle_http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        if error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            return method_not_allowed(request)
+        unknown_view = QUEUE_VIEW_PATH.fullmatch(request.url.path)
+        if error.status_code == status.HTTP_404_NOT_FOUND and unknown_view:
+            return JSONResponse(
+                {
+                    "detail": f"no queue {unknown_view[1]!r}: the queues are '1' (or 'main'), "
+                    "waiting and running tasks, and '2' (or 'dead-letter')"
+                },
+                status_code=status.HTTP_404_NOT_FOUND,
+            )
+        return await http_exception_handler(request, error)
+
+    async def handle_invalid_request(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        # The input is echoed back as it came, less what JSON cannot carry (a lone
+        # surrogate) or PostgreSQL-bound text should not (a NUL): never a 500 for a 422.
+        details = make_storable(jsonable_encoder(error.errors()))
+        return JSONResponse({"detail": details}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    app.add_exception_handler(RequestValidationError, handle_invalid_request)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(TaskgateError, handle_domain_error)
     # Registered per class, not for Exception: Starlette's catch-all re-raises after answering.
     for error_class in DATABASE_ERRORS:

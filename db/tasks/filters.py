@@ -100,8 +100,8 @@ class DeadLetterFilter:
 
     @property
     def is_empty(self) -> bool:
-        """No condition but the tenant: every dead task the caller may see."""
-        return not (self.names or self.error or self.died_after or self.died_before)
+        """No condition at all: every dead task the caller may see."""
+        return not (self.names or self.error or self.died_after or self.died_before or self.tenants)
 
     def within(self, tenants: frozenset[str] | None) -> "DeadLetterFilter":
         """This filter, for `tenants` only (None: every tenant)."""

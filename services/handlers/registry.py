@@ -1,6 +1,7 @@
 """The registry of task handlers, keyed by name; `@task_handler` adds one."""
 
 import inspect
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,8 +43,16 @@ class TaskHandler:
         return inspect.iscoroutinefunction(self.func)
 
     def parse_payload(self, payload: Any) -> Any:
-        """Validate a JSON payload into the handler's payload type (raises ValidationError)."""
+        """Validate a stored payload into the handler's payload type (raises
+        ValidationError)."""
         return self.payload_adapter.validate_python(payload)
+
+    def parse_submitted(self, payload: Any) -> Any:
+        """Validate a client's JSON payload as its JSON Schema reads it: strictly (a JSON
+        boolean is no number, a number no string), an integral number being an integer
+        wherever it is written 2 or 2.0 (raises ValidationError)."""
+        text = json.dumps(_integral_numbers(payload))
+        return self.payload_adapter.validate_json(text, strict=True)
 
 
 class HandlerRegistry:
@@ -127,3 +136,14 @@ def _signature(func: HandlerFunc) -> tuple[Any, bool]:
         raise TypeError(f"task handler {func.__name__}: a second parameter must be TaskContext")
     payload_type = hints.get(parameters[0], dict[str, Any])
     return payload_type, len(parameters) == 2
+
+
+def _integral_numbers(value: Any) -> Any:
+    """`value` with every float that is a whole number written as an integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_numbers(item) for item in value]
+    return value

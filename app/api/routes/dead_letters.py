@@ -62,7 +62,7 @@ async def list_dead_letters(
     )
 
 
-@router.get("/{task_id}", response_model=DeadTaskOut, responses=ONE_DEAD_TASK)
+@router.get("/{task_id:uuid}", response_model=DeadTaskOut, responses=ONE_DEAD_TASK)
 async def get_dead_letter(task_id: UUID, session: SessionDep, principal: Reader) -> DeadTaskOut:
     """One dead task: every attempt's error and the last traceback."""
     task = await dead_letters.get_dead_letter(
@@ -97,7 +97,7 @@ async def replay_dead_letters(
 
 
 @router.post(
-    "/{task_id}/replay",
+    "/{task_id:uuid}/replay",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TaskOut,
     responses=ONE_DEAD_TASK,
@@ -134,7 +134,7 @@ async def purge_dead_letters(
 
 
 @router.delete(
-    "/{task_id}",
+    "/{task_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ONE_DEAD_TASK,
 )

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Response, status
 from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.api.deps import (
     CursorDep,
@@ -37,6 +38,22 @@ from services.submission import Submission
 from services.task_views import QUEUE_VIEW_STATUSES, QueueView, list_tasks
 
 router = APIRouter(prefix="/queue", tags=["queue"])
+
+
+class QueueViewConvertor(Convertor[str]):
+    """Matches only the original API's queue names and numbers, so `/queue/batch` is not
+    taken for one (GET /queue/batch is a 405, not a 422)."""
+
+    regex = "1|main|2|dead-letter"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("queue_view", QueueViewConvertor())
 
 
 class QueueViewRef(enum.StrEnum):
@@ -176,7 +193,11 @@ async def cancel(
     return TaskOut.model_validate(cancellation.task)
 
 
-@router.get("/{number_queues}", response_model=PageOut[TaskOut], responses=AUTH)
+@router.get(
+    "/{number_queues:queue_view}",
+    response_model=PageOut[TaskOut],
+    responses={**AUTH, 404: {"description": "No such queue: `1`, `main`, `2`, `dead-letter`."}},
+)
 async def view_queue(
     queue_view: Annotated[
         QueueViewRef,

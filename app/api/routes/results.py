@@ -4,12 +4,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, StringConstraints
 
 from app.api.deps import CursorDep, LimitDep, RuntimeDep, SessionDep
 from app.api.responses import AUTH, NOT_FOUND
 from app.auth import Reader
-from app.schemas import PageOut, TaskOut, TenantFilter, page_out
+from app.schemas import FilterText, Moment, PageOut, TaskOut, TenantFilter, page_out
 from app.waiting import MAX_WAIT_SECONDS, wait_for_task
 from db.models import TaskStatus
 from services.access import visible_tenants
@@ -19,7 +18,6 @@ router = APIRouter(prefix="/result", tags=["result"])
 
 # Values one repeatable filter may list.
 MAX_FILTER_VALUES = 20
-FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 @router.get("/", response_model=PageOut[TaskOut], responses=AUTH)
@@ -29,24 +27,25 @@ async def list_results(
     principal: Reader,
     tenant: TenantFilter = None,
     status: Annotated[
-        list[TaskStatus] | None, Query(description="Only tasks in these states (repeatable).")
+        list[TaskStatus] | None,
+        Query(max_length=MAX_FILTER_VALUES, description="Only tasks in these states (repeatable)."),
     ] = None,
     name: Annotated[
-        list[FilterValue] | None,
+        list[FilterText] | None,
         Query(
             max_length=MAX_FILTER_VALUES, description="Only tasks of these handlers (repeatable)."
         ),
     ] = None,
     queue: Annotated[
-        list[FilterValue] | None,
+        list[FilterText] | None,
         Query(max_length=MAX_FILTER_VALUES, description="Only tasks in these queues (repeatable)."),
     ] = None,
     created_after: Annotated[
-        AwareDatetime | None,
+        Moment | None,
         Query(description="Only tasks created at or after this time (ISO 8601 with a zone)."),
     ] = None,
     created_before: Annotated[
-        AwareDatetime | None,
+        Moment | None,
         Query(description="Only tasks created before this time (ISO 8601 with a zone)."),
     ] = None,
     limit: LimitDep = 100,
