@@ -9,11 +9,11 @@ import pytest
 
 from db.create_database import connect, drop_database, recreate_database
 from tests.support import processes
-from tests.support.settings import SETTINGS
+from tests.support.settings import SETTINGS, TEST_DB
 
 pytestmark = pytest.mark.integration
 
-SCRATCH = "taskgate_test_migrations"
+SCRATCH = f"{TEST_DB}_migrations"
 
 
 def alembic(*args: str) -> subprocess.CompletedProcess[str]:

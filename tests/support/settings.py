@@ -1,14 +1,18 @@
 """The settings every test runs with: a database and broker names of their own, so a test
 run never touches a running Taskgate's data or queues."""
 
+import os
+
 from config.settings import Settings
 
-TEST_PREFIX = "taskgate-test"
+# Two test runs on one machine stay apart when each sets its own database and names.
+TEST_DB = os.environ.get("TASKGATE_TEST_DB", "taskgate_test")
+TEST_PREFIX = os.environ.get("TASKGATE_TEST_PREFIX", "taskgate-test")
 
 # Field names and values; API and worker processes the tests start get them as
 # environment variables (TEST_ENV).
 OVERRIDES = {
-    "db_name": "taskgate_test",
+    "db_name": TEST_DB,
     "rmq_queue_exchange": TEST_PREFIX,
     "rmq_queue_name": f"{TEST_PREFIX}.tasks",
     "rmq_queue_dead_letter_exchange": f"{TEST_PREFIX}.dlx",
