@@ -22,8 +22,10 @@ N ?=
 C ?=
 ROUNDS ?=
 BENCH_STAMP := $(VENV)/.installed-bench
+# The browser assets the documentation pages and the dashboard load (scripts/vendor-assets.sh).
+ASSETS_STAMP := app/static/vendor/versions.json
 
-.PHONY: help venv services db migrate api worker run test lint format docs bench bench-soak up down
+.PHONY: help venv assets browser services db migrate api worker run test lint format docs bench bench-soak up down
 
 help: ## List the targets
 	@echo "usage: make <target>"
@@ -40,6 +42,16 @@ $(STAMP): pyproject.toml
 		>$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log >&2; exit 1; }
 	@touch $@
 
+assets: $(ASSETS_STAMP) ## Vendor the pages' scripts and styles from the npm registry (package-lock.json)
+	@:
+
+$(ASSETS_STAMP): package.json package-lock.json scripts/vendor-assets.sh
+	@scripts/ensure-packages.sh npm:npm
+	@scripts/vendor-assets.sh
+
+browser: ## Install Debian's Chromium for the browser tests where possible (else they skip)
+	@scripts/ensure-packages.sh --optional chromium:chromium
+
 services: ## Make sure PostgreSQL and RabbitMQ answer (start them where possible)
 	@scripts/ensure-services.sh
 
@@ -49,17 +61,17 @@ db: venv services ## Create the database DB_NAME if it does not exist
 migrate: db ## Apply the Alembic migrations (alembic upgrade head)
 	@$(BIN)/alembic upgrade head
 
-api: migrate ## Run the HTTP API on HOST:PORT (127.0.0.1:8000)
+api: migrate assets ## Run the HTTP API on HOST:PORT (127.0.0.1:8000)
 	@$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 worker: venv ## Run WORKERS worker processes (1) for QUEUES (all) in the foreground
 	@$(if $(QUEUES),TASKGATE_WORKER_QUEUES=$(QUEUES)) \
 		$(BIN)/faststream run --factory subscribers.worker:create_app --workers $(WORKERS)
 
-run: venv services migrate ## Run the API and one worker; Ctrl-C stops both
+run: venv assets services migrate ## Run the API and one worker; Ctrl-C stops both
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) scripts/run.sh
 
-test: venv services ## Run the whole test suite against the taskgate_test database
+test: venv assets browser services ## Run the whole test suite against the taskgate_test database
 	@DB_NAME=taskgate_test $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff check, ruff format --check, mypy and the floor plan (import-linter)

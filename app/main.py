@@ -5,10 +5,13 @@ builds and starts the runtime they use (app/runtime.py).
 """
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.api.error_responses import install_error_responses
 from app.api.openapi import install_openapi
@@ -16,6 +19,11 @@ from app.api.routes import api_router, root_routers
 from app.guards import BodyLimit, HostGuard
 from app.runtime import ApiRuntime
 from config.settings import Settings, get_settings
+
+# The pages' own scripts and styles, and (under vendor/) what `make assets` vendors.
+STATIC_DIR = Path(__file__).parent / "static"
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,10 +48,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Submit tasks over HTTP; workers run them; failures land in a dead-letter queue.",
         lifespan=lifespan,
+        # Served by app/api/routes/docs.py with assets of our own, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.include_router(api_router)
     for router in root_routers:
         app.include_router(router)
+    if not (STATIC_DIR / "vendor" / "versions.json").is_file():
+        logger.error(
+            "the documentation and dashboard assets are missing from %s: run `make assets`",
+            STATIC_DIR / "vendor",
+        )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     install_error_responses(app)
     install_openapi(app, settings)
     configured = settings or get_settings()
