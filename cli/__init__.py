@@ -1,1 +1,2 @@
-"""`taskgate`, the command line: keys (straight to the database), and later the API's."""
+"""`taskgate`, the command line: tasks and the dead-letter queue over the HTTP API, and API
+keys straight in the database."""
