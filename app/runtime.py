@@ -3,8 +3,12 @@ and reached by the routes through `app/api/deps.py`."""
 
 import functools
 import logging
+from collections.abc import Iterator
 
 from faststream.specification.base import Specification
+from prometheus_client import REGISTRY
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 from app.auth import Authenticator
 from app.broker_connection import BrokerConnector, connect_and_declare
@@ -16,6 +20,9 @@ from publishers.broker import build_broker
 from publishers.publishing import Publishers
 from services.handlers.loader import load_handlers
 from services.named_queues import known_queues
+from services.observability.broker_middlewares import broker_middlewares
+from services.observability.state_gauges import StateGauges
+from services.observability.tracing import Tracing
 from services.outbox import Outbox
 from services.payloads import PayloadLimits
 from services.rate_limits import RateLimiter
@@ -26,18 +33,22 @@ from subscribers.specification import worker_asyncapi
 
 logger = logging.getLogger(__name__)
 
+# The service name of the API's spans, unless OTEL_SERVICE_NAME says otherwise.
+SERVICE_NAME = "taskgate-api"
+
 
 class ApiRuntime:
     """The API process's database, broker and publishers, the submitter and the outbox,
     the long-poll listener and the background jobs. Building it touches nothing on the
     network; `start` does."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, tracing: Tracing | None = None) -> None:
         self.settings = settings
+        self.tracing = tracing or Tracing(service_name=SERVICE_NAME)
         load_handlers(settings.handler_modules)
         self.queues = known_queues(settings)
         self.database = Database(settings)
-        self.broker = build_broker(settings)
+        self.broker = build_broker(settings, middlewares=broker_middlewares(self.tracing))
         self.publishers = Publishers.from_settings(self.broker, settings)
         self.outbox = Outbox(
             database=self.database,
@@ -65,12 +76,18 @@ class ApiRuntime:
         )
         self.sweep = RetentionSweep(database=self.database, settings=settings)
         self.connector = BrokerConnector(self.publishers, self.queues)
+        self.state_gauges = StateGauges(
+            database=self.database, publishers=self.publishers, queues=self.queues
+        )
+        # What GET /metrics shows: the process's registry, and the gauges read at scrape time.
+        self.exposed_metrics = _Together(REGISTRY, self.state_gauges)
         self._asyncapi: Specification | None = None
 
     async def start(self) -> None:
         """Connect the broker (not started: this process publishes, only workers consume)
         and start the background jobs. RabbitMQ being down does not keep the API from
         starting: tasks wait in the outbox meanwhile."""
+        self.tracing.start()
         if not self.settings.auth_enabled:
             logger.warning(
                 "AUTH IS OFF (AUTH_ENABLED=false): anyone who reaches this API may read, "
@@ -99,3 +116,15 @@ class ApiRuntime:
         if self._asyncapi is None:
             self._asyncapi = worker_asyncapi(self.settings, self.queues)
         return self._asyncapi
+
+
+class _Together(Collector):
+    """The metrics of several collectors, as one; families without a sample are left out
+    (the worker's, whose modules the API imports for the AsyncAPI document)."""
+
+    def __init__(self, *collectors: Collector) -> None:
+        self._collectors = collectors
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in self._collectors:
+            yield from (metric for metric in collector.collect() if metric.samples)

@@ -66,6 +66,13 @@ KEY_CHANGED_CHANNEL = "taskgate_key_changed"
 # the secret is kept. Sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`.
 API_KEY_MARK = "tg"
 API_KEY_HEADER = "X-API-Key"
+# A request's correlation id: taken from the client when it is sane (REQUEST_ID_PATTERN),
+# else made up; echoed in the answer, carried with each task to the worker's log lines.
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+# Each field of a task message's `origin` (traceparent, request id, tenant) is at most this
+# long: generous, since a message breaking it would be dead-lettered.
+ORIGIN_FIELD_MAX_CHARS = 256
 # Tenant names: what a key's tenant may be called ("" is no tenant: auth off, or a message
 # no task stands behind).
 TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"

@@ -1,14 +1,21 @@
 """The broker object the API (publishes) and the workers (consume) are built on."""
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from faststream.rabbit import Channel, RabbitBroker
 
 from config.settings import Settings
 
+# FastStream's lines about the broker and its messages, under Taskgate's logging (a logger of
+# FastStream's own would print them past it, in its own format).
+BROKER_LOGGER = "taskgate.broker"
 
-def build_broker(settings: Settings) -> RabbitBroker:
-    """A broker for these settings, not yet connected."""
+
+def build_broker(settings: Settings, *, middlewares: Sequence[Any] = ()) -> RabbitBroker:
+    """A broker for these settings, not yet connected; `middlewares` (metrics, traces)
+    wrap every consume and publish, outside the subscribers' own."""
     return RabbitBroker(
         settings.amqp_url,
         # Prefetch bounds how many messages one worker consumer holds; the broker's default
@@ -16,6 +23,8 @@ def build_broker(settings: Settings) -> RabbitBroker:
         default_channel=Channel(prefetch_count=settings.worker_prefetch, on_return_raises=True),
         # On shutdown, in-flight tasks get this long to finish before they are handed back.
         graceful_timeout=settings.worker_grace_seconds,
+        middlewares=tuple(middlewares),
+        logger=logging.getLogger(BROKER_LOGGER),
         # "Received"/"Processed" for every message: visible with `--log-level debug`; at
         # INFO they cost more CPU than a short task itself.
         log_level=logging.DEBUG,

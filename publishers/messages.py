@@ -8,6 +8,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from config import names
 
 
+class TaskOrigin(BaseModel):
+    """Where a task came from, for the worker's traces and log lines: never used to decide
+    anything. Signed with the rest of the message; messages without it stay valid."""
+
+    traceparent: str | None = Field(
+        default=None,
+        max_length=names.ORIGIN_FIELD_MAX_CHARS,
+        description="W3C traceparent of the request that submitted the task (tracing on).",
+    )
+    request_id: str | None = Field(
+        default=None,
+        max_length=names.ORIGIN_FIELD_MAX_CHARS,
+        description="Correlation id of that request (its X-Request-ID).",
+    )
+    tenant: str | None = Field(
+        default=None, max_length=names.ORIGIN_FIELD_MAX_CHARS, description="The task's tenant."
+    )
+
+
 class TaskMessage(BaseModel):
     """A task to run: published by the API, consumed by the workers."""
 
@@ -24,6 +43,9 @@ class TaskMessage(BaseModel):
         ge=names.MIN_PRIORITY,
         le=names.MAX_PRIORITY,
         description="0-9; a higher priority starts first.",
+    )
+    origin: TaskOrigin | None = Field(
+        default=None, description="The submitting request, for traces and logs (optional)."
     )
 
 

@@ -9,6 +9,7 @@ flushes run at once: a burst then need not wait out the whole round trip of the 
 """
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -50,7 +51,9 @@ class Coalescer(Generic[Request, Result]):
         # request made in between would otherwise wait for the next one to be flushed.
         self._runners = {runner for runner in self._runners if not runner.done()}
         if len(self._runners) < self._in_flight:
-            self._runners.add(asyncio.create_task(self._run()))
+            # A context of its own: a flush serves many requests, so it must not carry the
+            # correlation (log ids, trace) of the one that happened to start it.
+            self._runners.add(asyncio.create_task(self._run(), context=contextvars.Context()))
         # Shielded: once taken into a flush, a request is carried out even if its caller
         # is cancelled (a worker shutting down), like a statement already sent.
         return await asyncio.shield(future)

@@ -13,9 +13,11 @@ from typing import Any
 
 from db.session import Database
 from db.tasks.submit import Publish, mark_published
-from publishers.messages import TaskMessage
+from publishers.messages import TaskMessage, TaskOrigin
 from publishers.publishing import Publishers
 from services.coalescing import Coalescer
+from services.observability import correlation
+from services.observability.tracing import current_traceparent
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class Outbox:
         the rest stay unpublished for the relay. `shared`: one request's tasks, sent in the
         messages of concurrent requests. `mark_at_once`: mark before returning, not after
         the claim has had its chance (a replay: the relay's grace counts from creation)."""
-        messages = [TaskMessage.model_validate(task) for task in tasks]
+        messages = [with_origin(TaskMessage.model_validate(task), task) for task in tasks]
         if shared:
             outcomes = [await self._shared_publishes.submit(message) for message in messages]
         else:
@@ -82,6 +84,17 @@ class Outbox:
         async with self._database.connection() as connection:
             await mark_published(connection=connection, publishes=publishes)
         return [None] * len(publishes)
+
+
+def with_origin(message: TaskMessage, task: Any) -> TaskMessage:
+    """The message, carrying the current request's correlation id and trace context and the
+    task's tenant to the worker (for its log lines and its attempt's span)."""
+    message.origin = TaskOrigin(
+        traceparent=current_traceparent(),
+        request_id=correlation.request_id.get(),
+        tenant=(task["tenant"] if isinstance(task, dict) else task.tenant) or None,
+    )
+    return message
 
 
 def _replays(task: Any) -> int:

@@ -20,6 +20,7 @@ from db.tasks import upkeep
 from publishers.messages import TaskMessage
 from publishers.publishing import Publishers
 from services.background import PeriodicJob
+from services.observability.metrics import count_relayed
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ async def relay_once(*, session: AsyncSession, publishers: Publishers, grace: ti
         session=session, task_ids=[row.id for row in rows], resend_after=RESEND_AFTER
     )
     await session.commit()
+    count_relayed(row.queue for row in rows)
     return len(rows)
 
 

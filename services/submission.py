@@ -31,6 +31,7 @@ from services.errors import (
 )
 from services.handlers.registry import TaskHandler, registry
 from services.named_queues import known_queues
+from services.observability.metrics import count_submitted
 from services.outbox import Outbox
 from services.payloads import Location, PayloadLimits, unstorable
 
@@ -130,6 +131,8 @@ class Submitter:
         outcome = await self._single_submits.submit(self._task_row(submission, tenant))
         if isinstance(outcome, TaskgateError):
             raise outcome
+        if outcome.created:
+            count_submitted([(outcome.task["name"], outcome.task["queue"])])
         if outcome.created and outcome.task["status"] == TaskStatus.QUEUED:
             await self._outbox.send([outcome.task], shared=True, mark_at_once=False)
         return outcome
@@ -171,6 +174,7 @@ class Submitter:
                 # Leaving the block by an error rolls the whole batch back.
                 raise IdempotencyConflictError(conflicts)
         accepted = [item for item in recorded if isinstance(item, Accepted)]
+        count_submitted((i.task["name"], i.task["queue"]) for i in accepted if i.created)
         new = [i.task for i in accepted if i.created and i.task["status"] == TaskStatus.QUEUED]
         await self._outbox.send(new, shared=False, mark_at_once=False)
         return accepted

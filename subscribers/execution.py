@@ -24,7 +24,9 @@ from db.tasks import attempts
 from services.coalescing import Coalescer
 from services.handlers.context import TaskContext
 from services.handlers.registry import TaskHandler, registry
+from services.observability.correlation import note_tenant
 from services.payloads import StoredTextLimits, unstorable
+from subscribers import task_metrics
 from subscribers.cancel_requests import CancelRequests
 from subscribers.leases import LeaseKeeper
 
@@ -53,6 +55,8 @@ class Outcome:
     delay_seconds: float = 0.0
     # DEAD: the task table already says so (else there was no task row to mark).
     recorded: bool = False
+    # A failure's kind, fit for a log line (an exception's class, never its message).
+    error_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,14 @@ class Executor:
                 # the message must come back, not be dropped.
                 return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
             return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
+        note_tenant(claim.tenant)
+        outcome = await self._run_claimed(task_id, claim)
+        task_metrics.ended(claim, outcome.verdict.value)
+        log_outcome(claim, outcome)
+        return outcome
 
+    async def _run_claimed(self, task_id: uuid.UUID, claim: attempts.Claimed) -> Outcome:
+        """Run the claimed attempt, or end the task if it cannot run."""
         # The handler named by the task's row, never by the message: a message cannot run
         # one task's payload through another handler.
         handler = registry.get(claim.name)
@@ -118,7 +129,7 @@ class Executor:
                 await session.commit()
             if not buried:
                 return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
-            return Outcome(Verdict.DEAD, reason, recorded=True)
+            return Outcome(Verdict.DEAD, reason, recorded=True, error_kind="unknown handler")
 
         attempt = Attempt(task_id=task_id, handler=handler, claim=claim)
         if claim.cancel_requested:
@@ -128,7 +139,12 @@ class Executor:
             reason = f"worker lost during attempt {claim.attempt - 1} of {claim.max_attempts}"
             async with self.database.session() as session:
                 return await _record_failure(
-                    session=session, attempt=attempt, error=reason, trace=None, limits=self.limits
+                    session=session,
+                    attempt=attempt,
+                    error=reason,
+                    kind="worker lost",
+                    trace=None,
+                    limits=self.limits,
                 )
         async with self.leases.holding(task_id, claim.attempt):
             if handler.wants_context:
@@ -140,12 +156,13 @@ class Executor:
     async def _run_attempt(self, *, session: AsyncSession | None, attempt: Attempt) -> Outcome:
         """Call the handler; `session` is the handler's TaskContext session, if it takes one."""
         try:
-            result = await _call_handler(
-                session=session,
-                sessions=self.database.sessions,
-                attempt=attempt,
-                cancel_requests=self.cancel_requests,
-            )
+            with task_metrics.running(attempt.claim):
+                result = await _call_handler(
+                    session=session,
+                    sessions=self.database.sessions,
+                    attempt=attempt,
+                    cancel_requests=self.cancel_requests,
+                )
             problem = unstorable(result)
             if problem is not None:
                 location, message = problem
@@ -169,6 +186,7 @@ class Executor:
                     session=own,
                     attempt=attempt,
                     error=f"{type(error).__name__}: {error}",
+                    kind=type(error).__name__,
                     trace=trace,
                     limits=self.limits,
                 )
@@ -285,6 +303,7 @@ async def _record_failure(
     session: AsyncSession,
     attempt: Attempt,
     error: str,
+    kind: str,
     trace: str | None,
     limits: StoredTextLimits,
 ) -> Outcome:
@@ -307,7 +326,7 @@ async def _record_failure(
         await session.commit()
         if not recorded:
             return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
-        return Outcome(Verdict.RETRY_LATER, error, delay)
+        return Outcome(Verdict.RETRY_LATER, error, delay, error_kind=kind)
     buried = await attempts.bury(
         session=session,
         task_id=attempt.task_id,
@@ -319,7 +338,7 @@ async def _record_failure(
     await session.commit()
     if not buried:
         return Outcome(Verdict.SKIPPED, "the attempt lost its lease to another worker")
-    return Outcome(Verdict.DEAD, error, recorded=True)
+    return Outcome(Verdict.DEAD, error, recorded=True, error_kind=kind)
 
 
 async def _record_cancelled(*, session: AsyncSession, attempt: Attempt) -> Outcome:
@@ -345,3 +364,24 @@ async def _commit_release(*, session: AsyncSession, attempt: Attempt) -> None:
     await session.rollback()
     await attempts.release(session=session, task_id=attempt.task_id, attempt=attempt.number)
     await session.commit()
+
+
+def log_outcome(claim: attempts.Claimed, outcome: Outcome) -> None:
+    """One line about how a claimed task ended (the task's ids come from the context): its
+    handler, its attempt, the kind of its failure; never its payload or its error text."""
+    verdict, name, number, limit = outcome.verdict, claim.name, claim.attempt, claim.max_attempts
+    if verdict is Verdict.SUCCEEDED:
+        logger.debug("task succeeded: %s, attempt %d of %d", name, number, limit)
+    elif verdict is Verdict.RETRY_LATER:
+        logger.info(
+            "task failed: %s, attempt %d of %d (%s); retried in %.1f s",
+            *(name, number, limit, outcome.error_kind, outcome.delay_seconds),
+        )
+    elif verdict is Verdict.DEAD:
+        kind = outcome.error_kind
+        logger.warning("task dead: %s, attempt %d of %d (%s)", name, number, limit, kind)
+    elif verdict is Verdict.CANCELLED:
+        logger.info("task cancelled on request: %s, attempt %d of %d", name, number, limit)
+    else:
+        reason = outcome.reason
+        logger.info("task left alone: %s, attempt %d of %d (%s)", name, number, limit, reason)

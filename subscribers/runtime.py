@@ -9,6 +9,7 @@ from config.settings import Settings
 from db.session import Database
 from publishers.publishing import Publishers
 from services.named_queues import known_queues
+from services.observability.tracing import Tracing
 from services.relay import OutboxRelay
 from services.retention import RetentionSweep
 from subscribers.admission import AdmissionGate
@@ -18,14 +19,26 @@ from subscribers.leases import LeaseKeeper
 
 # The name the runtime goes by in FastStream's context.
 CONTEXT_KEY = "taskgate_worker"
+# The service name of the workers' spans, unless OTEL_SERVICE_NAME says otherwise.
+SERVICE_NAME = "taskgate-worker"
 
 
 class WorkerRuntime:
     """The worker process's database, publishers, executor, admission gate, leases and
     background jobs. Building it touches nothing on the network; `start` does."""
 
-    def __init__(self, *, settings: Settings, database: Database, publishers: Publishers):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        database: Database,
+        publishers: Publishers,
+        tracing: Tracing | None = None,
+    ):
         self.settings = settings
+        self.tracing = tracing or Tracing(service_name=SERVICE_NAME)
+        # Taskgate's own spans (each task's attempt); None: tracing is off.
+        self.tracer = self.tracing.tracer()
         self.database = database
         self.publishers = publishers
         self.cancel_requests = CancelRequests()
@@ -43,6 +56,10 @@ class WorkerRuntime:
         )
         self.relay = OutboxRelay(database=database, publishers=publishers, settings=settings)
         self.sweep = RetentionSweep(database=database, settings=settings)
+
+    def start_tracing(self) -> None:
+        """Before the broker starts: spans of this process go where the settings say."""
+        self.tracing.start()
 
     async def start(self) -> None:
         """Once the broker runs: declare what consuming does not (the delay queues have no

@@ -15,6 +15,7 @@ from publishers.messages import TaskBatchMessage, TaskMessage
 from publishers.topology import band_of
 from subscribers.failure_policy import forward
 from subscribers.runtime import WorkerDep, WorkerRuntime
+from subscribers.task_observation import observed, record_outcome
 
 
 async def run_task(task: TaskMessage, worker: WorkerDep) -> None:
@@ -40,6 +41,8 @@ def is_task_batch(message: StreamMessage[Any]) -> bool:
 
 
 async def _run(worker: WorkerRuntime, task: TaskMessage, *, alone: bool) -> None:
-    async with worker.gate.slot(band_of(task.priority)):
-        outcome = await worker.executor.execute(task_id=task.id)
-    await forward(worker.publishers, task, outcome, alone=alone)
+    with observed(task, worker.tracer) as attempt:
+        async with worker.gate.slot(band_of(task.priority)):
+            outcome = await worker.executor.execute(task_id=task.id)
+        record_outcome(attempt, outcome)
+        await forward(worker.publishers, task, outcome, alone=alone)

@@ -1,5 +1,6 @@
 """The Docker Compose stack, the Makefile and the CI entry point, read as files."""
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -7,8 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from config.settings import Settings
+from services.observability.state_gauges import StateGauges
+from tests.support.metrics import dashboard_metric_names, dashboard_queries
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("migrate", "api", "worker")
@@ -176,3 +181,136 @@ def test_the_image_copies_every_package_the_project_installs() -> None:
 
     # Then the image holds every one of them
     assert packages <= copied, packages - copied
+
+
+# Metrics: Prometheus and Grafana beside Taskgate.
+
+DEPLOY = ROOT / "deploy"
+
+
+@pytest.fixture(scope="module")
+def prometheus_jobs() -> dict[str, Any]:
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> host path of a service's bind mounts of repository files."""
+    return {
+        volume.split(":")[1]: volume.split(":")[0]
+        for volume in service.get("volumes", [])
+        if volume.startswith("./")
+    }
+
+
+def _port_of(command: str) -> int:
+    return int(command.split("--port", 1)[1].split()[0])
+
+
+def test_compose_runs_prometheus_and_grafana_on_pinned_images(services: dict[str, Any]) -> None:
+    for name in ("prometheus", "grafana"):
+        image = services[name]["image"]
+        assert ":" in image and not image.endswith(":latest"), image
+
+
+@pytest.mark.parametrize("name", ["prometheus", "grafana"])
+def test_compose_mounts_observability_files_that_exist(services: dict[str, Any], name: str) -> None:
+    mounts = _mounts(services[name])
+    assert mounts, name
+    for host in mounts.values():
+        assert (ROOT / host).exists(), host
+
+
+def test_prometheus_scrapes_the_api_where_it_listens(
+    services: dict[str, Any], prometheus_jobs: dict[str, Any]
+) -> None:
+    job = prometheus_jobs["taskgate-api"]
+    (target,) = [t for config in job["static_configs"] for t in config["targets"]]
+    host, port = target.split(":")
+    assert host == "api" and int(port) == _port_of(_command(services["api"]))
+    assert job["metrics_path"] == "/metrics"
+    # The API answers the Host Prometheus sends.
+    assert host in _environment(services["api"])["ALLOWED_HOSTS"].split(",")
+
+
+def test_prometheus_scrapes_every_worker_container_on_its_metrics_port(
+    services: dict[str, Any], prometheus_jobs: dict[str, Any]
+) -> None:
+    (discovery,) = prometheus_jobs["taskgate-worker"]["dns_sd_configs"]
+    worker = _environment(services["worker"])
+    assert discovery["names"] == ["worker"]
+    assert discovery["port"] == int(worker["WORKER_METRICS_PORT"]) > 0
+    assert worker["WORKER_METRICS_HOST"] == "0.0.0.0"
+    # The port stays on the compose network.
+    assert "ports" not in services["worker"]
+
+
+def test_prometheus_presents_the_metrics_token_the_api_expects(
+    compose: dict[str, Any], services: dict[str, Any], prometheus_jobs: dict[str, Any]
+) -> None:
+    assert _environment(services["api"])["METRICS_TOKEN"].startswith("${METRICS_TOKEN:?")
+    assert compose["secrets"]["metrics-token"] == {"environment": "METRICS_TOKEN"}
+    assert "metrics-token" in services["prometheus"]["secrets"]
+    authorization = prometheus_jobs["taskgate-api"]["authorization"]
+    assert authorization["credentials_file"] == "/run/secrets/metrics-token"
+    assert "/etc/prometheus/prometheus.yml" in _mounts(services["prometheus"])
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(
+    services: dict[str, Any],
+) -> None:
+    grafana = services["grafana"]
+    mounts = _mounts(grafana)
+    provisioning = ROOT / mounts["/etc/grafana/provisioning"]
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["url"] == "http://prometheus:9090" and source["type"] == "prometheus"
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "taskgate.yml").read_text())[
+        "providers"
+    ]
+    dashboards = ROOT / mounts[provider["options"]["path"]]
+    dashboard = json.loads((dashboards / "taskgate.json").read_text())
+    assert dashboard["panels"]
+    for panel in dashboard["panels"]:
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+    assert _environment(grafana)["GF_SECURITY_ADMIN_PASSWORD"].startswith(
+        "${GRAFANA_ADMIN_PASSWORD:?"
+    )
+
+
+def test_the_dashboard_shows_throughput_failures_queues_backlog_and_latency() -> None:
+    names = dashboard_metric_names()
+    assert {
+        "taskgate_tasks_submitted_total",
+        "taskgate_worker_tasks_succeeded_total",
+        "taskgate_worker_tasks_dead_total",
+        "taskgate_queue_messages_ready",
+        "taskgate_outbox_unpublished_tasks",
+        "taskgate_http_request_duration_seconds_bucket",
+    } <= names
+    assert any("histogram_quantile(0.99" in query for query in dashboard_queries())
+
+
+def _defined_sample_names() -> set[str]:
+    """Every sample name Taskgate's code defines: its own metrics, FastStream's, and the
+    gauges read at scrape time."""
+    import app.http_metrics  # noqa: F401
+    import services.observability.metrics  # noqa: F401
+    import subscribers.task_metrics  # noqa: F401
+
+    faststream = CollectorRegistry()
+    RabbitPrometheusMiddleware(registry=faststream)
+    gauges = CollectorRegistry()
+    gauges.register(StateGauges(database=None, publishers=None, queues=[]))  # type: ignore[arg-type]
+    return {
+        name
+        for registry in (REGISTRY, faststream, gauges)
+        for name in registry._names_to_collectors
+    }
+
+
+def test_the_dashboard_queries_only_metrics_taskgate_defines() -> None:
+    missing = dashboard_metric_names() - _defined_sample_names()
+    assert not missing, missing

@@ -29,6 +29,13 @@ class Claimed:
     max_attempts: int
     # A client asked to cancel the task while it ran (its worker died or handed it back).
     cancel_requested: bool = False
+    # Its named queue and tenant, as the row says (for metrics and log lines).
+    queue: str = ""
+    tenant: str = ""
+    # How long it waited for this attempt, from when it could first run (created, or due:
+    # its run_at, its retry's backoff, its last worker's lapsed lease); None: not known (a
+    # replayed task, or one handed back).
+    waited_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,16 @@ LOST_ATTEMPT_ERROR = "worker lost: its lease lapsed mid-attempt"
 # The batched forms lock their rows in id order, so two batches never deadlock each other.
 CLAIM_MANY = """
     WITH locked AS (
-        SELECT id FROM tasks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+        SELECT id,
+            CASE
+                WHEN status = 'retrying' THEN
+                    (errors -> -1 ->> 'failed_at')::timestamptz
+                    + make_interval(secs => (errors -> -1 ->> 'retry_in')::float8)
+                WHEN status = 'running' THEN lease_expires_at
+                WHEN status = 'queued' AND started_at IS NULL AND replays = 0 THEN
+                    greatest(created_at, run_at)
+            END AS ready_at
+        FROM tasks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
     )
     UPDATE tasks SET
         status = 'running',
@@ -86,7 +102,8 @@ CLAIM_MANY = """
       AND (tasks.status IN ('queued', 'retrying')
            OR (tasks.status = 'running' AND tasks.lease_expires_at < now()))
     RETURNING tasks.id, tasks.name, tasks.payload, tasks.attempts, tasks.max_attempts,
-              tasks.cancel_requested_at
+              tasks.cancel_requested_at, tasks.queue, tasks.tenant,
+              extract(epoch FROM tasks.started_at - locked.ready_at) AS waited
 """
 UNCLAIMED = """
     SELECT id, status, extract(epoch FROM lease_expires_at - now()) AS lease_left
@@ -129,6 +146,9 @@ async def claim_many(
             attempt=row["attempts"],
             max_attempts=row["max_attempts"],
             cancel_requested=row["cancel_requested_at"] is not None,
+            queue=row["queue"],
+            tenant=row["tenant"],
+            waited_seconds=None if row["waited"] is None else max(float(row["waited"]), 0.0),
         )
         for row in rows
     }
