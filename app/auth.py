@@ -6,6 +6,7 @@ forgets it at once. While the connection is down nothing is kept, so a revocatio
 missed; every request then reads its key afresh.
 """
 
+import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from db.session import Database
 from services.access import UNAUTHENTICATED, Principal
 from services.errors import NotAuthenticatedError
 from services.keys import matches, parse_key, principal_of
+from services.observability.correlation import note_tenant
 from services.rate_limits import RateLimiter
 
 BEARER = "bearer "
@@ -84,10 +86,25 @@ class Authenticator:
                 f"an API key is required: send `Authorization: Bearer <key>` or "
                 f"`{names.API_KEY_HEADER}: <key>` (make one with `taskgate keys create`)"
             )
+        return await self.check(presented)
+
+    async def check(self, presented: str) -> Principal:
+        """The principal of a key as a client presented it (a request's header, the
+        dashboard's login form); NotAuthenticatedError, or RateLimitedError."""
         parsed = parse_key(presented)
         record = None if parsed is None else await self._record(parsed.prefix)
         if parsed is None or record is None or record.revoked or not matches(record, parsed):
             raise NotAuthenticatedError("the API key is not valid (unknown, or revoked)")
+        await self._limiter.admit(record.id)
+        return principal_of(record)
+
+    async def recheck(self, prefix: str, key_id: uuid.UUID) -> Principal:
+        """The principal of a key checked before (a dashboard session names it), as long as
+        it exists and is not revoked: read through the same cache, so a revocation counts
+        at once. NotAuthenticatedError, or RateLimitedError."""
+        record = await self._record(prefix)
+        if record is None or record.revoked or record.id != key_id:
+            raise NotAuthenticatedError("the API key of this session was revoked")
         await self._limiter.admit(record.id)
         return principal_of(record)
 
@@ -116,6 +133,8 @@ def require(role: Role, doing: str) -> Any:
     async def principal(request: Request) -> Principal:
         authenticator: Authenticator = request.app.state.runtime.authenticator
         found = await authenticator.principal(request)
+        # The request's log lines from here on name the tenant it acts for.
+        note_tenant(found.tenant)
         found.require(role, doing=doing)
         return found
 

@@ -220,9 +220,10 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def start_api(port: int) -> subprocess.Popen[bytes]:
-    """The API under uvicorn, against DB_NAME, with auth on (as users run it) and RabbitMQ
-    out of reach on purpose."""
+def start_api(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """The API under uvicorn, against DB_NAME, with auth on (as users run it), RabbitMQ
+    out of reach on purpose, and no retention sweep (the loaded tasks are up to 30 days
+    old: the sweep would delete most of them)."""
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
         + ["--port", str(port), "--no-access-log", "--log-level", "error"],
@@ -233,6 +234,9 @@ def start_api(port: int) -> subprocess.Popen[bytes]:
             "RMQ_PORT": "1",
             "AUTH_ENABLED": "true",
             "TASKGATE_SECRET": "explain-results-bench-secret",
+            "RETENTION_SUCCEEDED_SECONDS": "0",
+            "RETENTION_DEAD_SECONDS": "0",
+            **(env or {}),
         },
     )
 

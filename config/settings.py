@@ -2,6 +2,7 @@
 
 import re
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator
@@ -86,6 +87,13 @@ class Settings(BaseSettings):
     # Tasks one tenant may have unfinished at once (0: no limit).
     tenant_max_unfinished: int = Field(default=1_000_000, ge=0)
 
+    # The dashboard (README: Dashboard): how long a login lasts, how often its live figures
+    # refresh, the window of recent tasks they count, and the span of its throughput chart.
+    dashboard_session_seconds: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
+    dashboard_refresh_seconds: float = Field(default=3.0, ge=0.5, le=300)
+    dashboard_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    dashboard_chart_seconds: int = Field(default=300, ge=30, le=3600)
+
     # Comma-separated modules whose @task_handler functions are loaded beside the built-ins.
     taskgate_handlers: str = ""
     # Comma-separated named queues clients may submit to, beside "default" and the queues
@@ -93,6 +101,32 @@ class Settings(BaseSettings):
     taskgate_queues: str = ""
     # Comma-separated named queues a worker consumes; empty: every known queue.
     taskgate_worker_queues: str = ""
+
+    # Observability (README: Observability). Logs: JSON lines unless stderr is a terminal
+    # (`auto`), or as set. GET /metrics answers a bearer METRICS_TOKEN (open only with auth
+    # off); each worker group serves its metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT
+    # (0: not served). Traces follow the standard OTEL_* variables (off unless an OTLP
+    # endpoint is set).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_token: SecretStr = SecretStr("")
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("worker_metrics_port", mode="before")
+    @classmethod
+    def empty_port_is_off(cls, value: object) -> object:
+        return 0 if isinstance(value, str) and not value.strip() else value
 
     @field_validator("taskgate_queues", "taskgate_worker_queues")
     @classmethod

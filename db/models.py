@@ -89,6 +89,13 @@ class Task(Base):
             "finished_at",
             postgresql_where=text("finished_at IS NOT NULL"),
         ),
+        # The dashboard: each tenant's finished tasks, newest first (migration 0008).
+        Index(
+            "ix_tasks_tenant_finished_at",
+            "tenant",
+            "finished_at",
+            postgresql_where=text("finished_at IS NOT NULL"),
+        ),
         Index(
             "ix_tasks_unpublished",
             "created_at",

@@ -33,12 +33,13 @@ async def queue_stats(
     stats = []
     for name in sorted({*known, *counts}):
         tasks = {status.value: counts.get(name, {}).get(status, 0) for status in TaskStatus}
-        bands = await _broker_view(publishers, name) if name in known else None
+        bands = await broker_view(publishers, name) if name in known else None
         stats.append(QueueStats(name=name, bands=bands, tasks=tasks))
     return stats
 
 
-async def _broker_view(publishers: Publishers, name: str) -> list[QueueDepth] | None:
+async def broker_view(publishers: Publishers, name: str) -> list[QueueDepth] | None:
+    """What RabbitMQ holds of each band of the queue now; None if it does not answer."""
     try:
         async with asyncio.timeout(BROKER_TIMEOUT_SECONDS):
             return await publishers.queue_depths(name)

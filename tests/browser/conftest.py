@@ -25,7 +25,9 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope: stopped once the browser tests end, so its LISTEN connection is gone
+# before the tests that count them.
+@pytest.fixture(scope="package")
 async def live_api(migrated_database: None, clean_broker: None) -> AsyncIterator[str]:
     """A real API process on a free port of 127.0.0.1; its base URL."""
     port = free_port()

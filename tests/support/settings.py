@@ -28,6 +28,8 @@ OVERRIDES = {
     # Far above what any test but the rate-limit ones sends (those set their own).
     "rate_limit_per_second": "100000",
     "rate_limit_burst": "200000",
+    # The dashboard's live figures refresh every second, so the browser tests wait less.
+    "dashboard_refresh_seconds": "1",
 }
 TEST_ENV = {name.upper(): value for name, value in OVERRIDES.items()}
 

@@ -1,0 +1,2 @@
+"""The dashboard at /dashboard: server-rendered pages over the same services as the API,
+for the same keys and roles (README: Dashboard)."""
