@@ -198,10 +198,19 @@ class DeadTaskOut(TaskOut):
 TaskOutT = TypeVar("TaskOutT", bound=TaskOut)
 
 
+class BatchItemOut(TaskOut):
+    """One item of a batch: its task, and whether the item made it."""
+
+    created: bool = Field(
+        description="true: this item made a new task; false: its idempotency key stands for "
+        "a task made before (by an earlier request or an earlier item), which is returned."
+    )
+
+
 class BatchOut(BaseModel):
     """The recorded tasks, in the order they were submitted."""
 
-    items: list[TaskOut]
+    items: list[BatchItemOut]
 
 
 class PageOut(BaseModel, Generic[T]):

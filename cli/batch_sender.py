@@ -2,15 +2,12 @@
 
 A batch is recorded whole or not at all: the API answers a 422 naming each invalid task by
 its index, or a 409 naming each idempotency key that stands for a different request. Those
-lines are rejected and the rest sent again. A task whose key was seen answers with the task
-the key stands for, marked nowhere: it is told apart by its id (seen for an earlier line)
-or by its creation time (every task one batch creates was created in one transaction, at
-one time; the earlier task of a key, before it).
+lines are rejected and the rest sent again. An item whose key was seen answers with the
+task the key stands for, `created: false`.
 """
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 from cli.exits import CliError
@@ -39,10 +36,6 @@ def batch_limit(api: Api) -> int:
         return int(schema["properties"]["tasks"]["maxItems"])
     except (ApiError, KeyError, TypeError, ValueError):
         return DEFAULT_BATCH_SIZE
-
-
-def _created(item: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(str(item["created_at"]))
 
 
 def _pause(error: ApiError) -> float:
@@ -74,8 +67,6 @@ class Sender:
         self._settled = settled
         # Each task seen, by id: the first line that stood for it.
         self._lines_of: dict[str, int] = {}
-        # No task this run creates was created before this time (the server's).
-        self._since: datetime | None = api.answered_at
 
     def send(self, lines: Sequence[TaskLine]) -> None:
         """Submit the lines' tasks; those the API refuses are rejected, the rest sent again."""
@@ -138,33 +129,15 @@ class Sender:
     def _record(self, lines: list[TaskLine], items: list[dict[str, Any]]) -> None:
         if len(items) != len(lines):
             raise CliError(f"the API answered a batch of {len(lines)} with {len(items)} tasks")
-        made_at = self._creation_time(lines, items)
         for line, item in zip(lines, items, strict=True):
             task_id = str(item["id"])
             first = self._lines_of.setdefault(task_id, line.number)
             if first != line.number:
                 self._report.duplicate(line.number, task_id, f"the same task as line {first}")
-            elif line.keyed and _created(item) != made_at:
+            elif not item.get("created", True):
                 self._report.duplicate(
                     line.number, task_id, f"its idempotency key's task exists ({item['status']})"
                 )
             else:
                 self._report.accepted(line.number, task_id)
-        known = [moment for moment in (self._since, made_at, self._api.answered_at) if moment]
-        self._since = max(known, default=None)
         self._settled(len(lines))
-
-    def _creation_time(self, lines: list[TaskLine], items: list[dict[str, Any]]) -> datetime | None:
-        """When this batch's new tasks were created; None if it created none."""
-        unseen = [
-            (line, item)
-            for line, item in zip(lines, items, strict=True)
-            if str(item["id"]) not in self._lines_of
-        ]
-        unkeyed = [_created(item) for line, item in unseen if not line.keyed]
-        if unkeyed:
-            return unkeyed[0]
-        newest = max((_created(item) for _, item in unseen), default=None)
-        if newest is None or (self._since is not None and newest < self._since):
-            return None
-        return newest

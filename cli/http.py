@@ -3,8 +3,6 @@
 import errno
 import json
 from collections.abc import Mapping
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -80,8 +78,6 @@ class Api:
         self.key_given = bool(key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=REQUEST_TIMEOUT)
-        # The server's clock when it last answered (the Date header), if it said.
-        self.answered_at: datetime | None = None
 
     def __enter__(self) -> "Api":
         return self
@@ -121,7 +117,6 @@ class Api:
             ) from None
         except httpx.TransportError as error:
             raise Unreachable(f"cannot reach Taskgate at {self.url}: {_reason(error)}") from None
-        self._note_date(response)
         if response.status_code >= 400:
             raise self._error(method, path, response)
         return response
@@ -160,11 +155,3 @@ class Api:
                 key_given=self.key_given,
             )
         return ApiError(response, message, body)
-
-    def _note_date(self, response: httpx.Response) -> None:
-        date = response.headers.get("date")
-        if date:
-            try:
-                self.answered_at = parsedate_to_datetime(date)
-            except (TypeError, ValueError):
-                self.answered_at = None

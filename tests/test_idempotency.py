@@ -113,11 +113,29 @@ async def test_batch_items_with_keys_seen_before_return_the_first_tasks(client):
         },
     )
 
-    # Then the repeated item is the first task and the new one a new task
+    # Then the repeated item is the first task and the new one a new task, each item saying
+    # which it is
     assert batch.status_code == 202
     items = batch.json()["items"]
     assert items[0]["id"] == first.json()["id"]
     assert items[1]["id"] != first.json()["id"]
+    assert [item["created"] for item in items] == [False, True]
+
+
+async def test_a_key_repeated_within_a_batch_makes_one_task(client):
+    # Given a batch in which two items carry the same key and request, and one carries none
+    key = _key()
+    keyed = {"name": "echo", "payload": {"n": 9}, "idempotency_key": key}
+    tasks = [keyed, {"name": "echo", "payload": {"n": 10}}, keyed]
+
+    # When it is submitted
+    batch = await client.post("/api/v1/queue/batch", json={"tasks": tasks})
+
+    # Then the keyed items stand for one task, made by the first of them
+    assert batch.status_code == 202, batch.text
+    items = batch.json()["items"]
+    assert items[0]["id"] == items[2]["id"] != items[1]["id"]
+    assert [item["created"] for item in items] == [True, True, False]
 
 
 async def test_batch_reusing_a_key_for_something_else_records_nothing(client):

@@ -20,6 +20,7 @@ from app.api.responses import AUTH, NOT_FOUND, TOO_MANY
 from app.auth import Admin, Reader, Writer
 from app.schemas import (
     BandOut,
+    BatchItemOut,
     BatchOut,
     BatchSubmit,
     IdempotencyKey,
@@ -127,7 +128,9 @@ async def create_tasks(body: BatchSubmit, submitter: SubmitterDep, principal: Wr
     accepted = await submitter.submit_batch(
         submissions=[_submission(item) for item in body.tasks], tenant=principal.tenant
     )
-    items = [TaskOut.model_validate(item.task) for item in accepted]
+    items = [
+        BatchItemOut.model_validate({**item.task, "created": item.created}) for item in accepted
+    ]
     return _json(BatchOut(items=items), status.HTTP_202_ACCEPTED)
 
 
