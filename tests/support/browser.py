@@ -14,6 +14,9 @@ SKIP_REASON = (
 )
 # Requests a page may make without a server: inline images and workers' blobs.
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
+# What Chromium reports for a request it dropped itself because the page moved on (a form
+# post's redirect while the favicon was still loading): no fault of the server's.
+ABORTED_BY_NAVIGATION = "net::ERR_ABORTED"
 
 
 @dataclass
@@ -25,6 +28,7 @@ class WatchedPage:
     failed: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    aborted: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.page.on("request", self._requested)
@@ -39,7 +43,11 @@ class WatchedPage:
             self.outside.append(url)
 
     def _failed(self, request: Request) -> None:
-        self.failed.append(f"{request.method} {request.url}: {request.failure}")
+        line = f"{request.method} {request.url}: {request.failure}"
+        if request.failure == ABORTED_BY_NAVIGATION:
+            self.aborted.append(line)
+        else:
+            self.failed.append(line)
 
     def _answered(self, response: object) -> None:
         status: int = getattr(response, "status", 0)
