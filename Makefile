@@ -21,11 +21,12 @@ V ?=
 N ?=
 C ?=
 ROUNDS ?=
+SIZES ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 # The browser assets the documentation pages and the dashboard load (scripts/vendor-assets.sh).
 ASSETS_STAMP := app/static/vendor/versions.json
 
-.PHONY: help venv assets browser services db migrate api worker run test lint format docs bench bench-soak up down
+.PHONY: help venv assets browser services db migrate api worker run test lint format docs bench bench-growth bench-drain bench-costs bench-soak up down
 
 help: ## List the targets
 	@echo "usage: make <target>"
@@ -99,6 +100,16 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP) services ## Taskgate against a hand-written baseline (N=5000 C=64 ROUNDS=3)
 	@$(BIN)/python -m benchmarks $(if $(N),--tasks $(N)) $(if $(C),--concurrency $(C)) \
 		$(if $(ROUNDS),--rounds $(ROUNDS))
+
+bench-growth: $(BENCH_STAMP) services ## Single submits on a table of 0, 1M and 10M finished tasks (SIZES=)
+	@$(BIN)/python -m benchmarks.growth $(if $(SIZES),--sizes $(SIZES)) $(if $(N),--tasks $(N)) \
+		$(if $(C),--concurrency $(C)) $(if $(ROUNDS),--rounds $(ROUNDS))
+
+bench-drain: $(BENCH_STAMP) services ## One worker drains a backlog of N tasks (200,000) submitted ahead of it
+	@$(BIN)/python -m benchmarks.drain $(if $(N),--tasks $(N))
+
+bench-costs: $(BENCH_STAMP) services ## Cost per task against concurrency (1-256) and payload size (100 B-100 KiB)
+	@$(BIN)/python -m benchmarks.costs $(if $(N),--tasks $(N))
 
 bench-soak: $(BENCH_STAMP) services ## 200,000 tasks through Taskgate: memory, list latency (N=)
 	@$(BIN)/python -m benchmarks.soak $(if $(N),--tasks $(N)) $(if $(C),--concurrency $(C))

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-TASK = {"name": "noop", "payload": {}}
+TASK: dict[str, object] = {"name": "noop", "payload": {}}
+# What {"data": ""} takes in the JSON body around the filler.
+PAYLOAD_OVERHEAD = len(json.dumps({"data": ""}))
 REQUEST_TIMEOUT_SECONDS = 30.0
 ACCEPTED = (200, 202)
 
@@ -43,16 +45,24 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
 
 
-def _bodies(tasks: int, batch_size: int) -> Iterator[tuple[int, bytes]]:
+def task(payload_bytes: int) -> dict[str, object]:
+    """The task sent: the no-op, its payload {} or about `payload_bytes` of JSON."""
+    if payload_bytes <= PAYLOAD_OVERHEAD:
+        return TASK
+    return {**TASK, "payload": {"data": "x" * (payload_bytes - PAYLOAD_OVERHEAD)}}
+
+
+def _bodies(tasks: int, batch_size: int, payload_bytes: int) -> Iterator[tuple[int, bytes]]:
     """(task count, request body) for each request: single tasks, or {"tasks": [...]}."""
+    one = task(payload_bytes)
     if batch_size <= 1:
-        single = json.dumps(TASK).encode()
+        single = json.dumps(one).encode()
         for _ in range(tasks):
             yield 1, single
         return
     for start in range(0, tasks, batch_size):
         count = min(batch_size, tasks - start)
-        yield count, json.dumps({"tasks": [TASK] * count}).encode()
+        yield count, json.dumps({"tasks": [one] * count}).encode()
 
 
 def _cpu_seconds() -> float:
@@ -70,13 +80,14 @@ async def submit(
     max_seconds: float = 600.0,
     rate: float = 0.0,
     key: str | None = None,
+    payload_bytes: int = 0,
 ) -> LoadResult:
     """Submit `tasks` tasks to 127.0.0.1:`port``path`; stops early after `max_seconds`.
     With `rate` > 0, requests are sent on a schedule of `rate` tasks per second (still at
     most `concurrency` in flight)."""
     url = f"http://127.0.0.1:{port}{path}"
     result = LoadResult(tasks=tasks)
-    bodies = _bodies(tasks, batch_size)
+    bodies = _bodies(tasks, batch_size, payload_bytes)
     headers = {"content-type": "application/json"}
     if key:
         headers["authorization"] = f"Bearer {key}"
@@ -130,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-seconds", type=float, default=600.0)
     parser.add_argument("--rate", type=float, default=0.0, help="tasks/s; 0: unpaced")
     parser.add_argument("--key", default=None, help="API key sent as a Bearer token")
+    parser.add_argument("--payload-bytes", type=int, default=0, help="JSON payload size (0: {})")
     args = parser.parse_args(argv)
     result = asyncio.run(
         submit(
@@ -141,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
             max_seconds=args.max_seconds,
             rate=args.rate,
             key=args.key,
+            payload_bytes=args.payload_bytes,
         )
     )
     json.dump(dataclasses.asdict(result), sys.stdout)

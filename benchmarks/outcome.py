@@ -53,7 +53,9 @@ async def transactions(system: System, *, wait: float) -> int:
 async def wait_finished(system: System, expected: int, *, within: float) -> None:
     """Poll the table (over one connection) until `expected` tasks have finished."""
     connection = await connect(get_settings(), system.database)
-    query = f"SELECT count(*) FROM {system.table} WHERE finished_at IS NOT NULL"
+    query = (
+        f"SELECT count(*) FROM {system.table} WHERE {system.own_rows} AND finished_at IS NOT NULL"
+    )
 
     async def done() -> bool:
         return int(await connection.fetchval(query)) >= expected
@@ -70,7 +72,7 @@ async def read_finished(system: System) -> Finished:
         rows = await connection.fetch(
             "SELECT extract(epoch FROM created_at)::float8 AS created,"
             " extract(epoch FROM finished_at)::float8 AS finished, status"
-            f" FROM {system.table} WHERE finished_at IS NOT NULL"
+            f" FROM {system.table} WHERE {system.own_rows} AND finished_at IS NOT NULL"
         )
     finally:
         await connection.close()

@@ -42,6 +42,10 @@ class RunSpec:
     max_seconds: float = 600.0
     # Tasks per second the load is paced at; 0: as fast as the system answers.
     rate: float = 0.0
+    # Leave the rows a growth run preloaded in the table (only the run's own are removed).
+    keep_grown: bool = False
+    # The size of each task's JSON payload (0: an empty object).
+    payload_bytes: int = 0
 
     @property
     def batch_size(self) -> int:
@@ -60,6 +64,7 @@ async def run_load(
     concurrency: int,
     max_seconds: float,
     rate: float = 0.0,
+    payload_bytes: int = 0,
 ) -> LoadResult:
     """Run the load generator as a process of its own, so its CPU is its own."""
     batch_size = MODES[mode]
@@ -71,6 +76,7 @@ async def run_load(
         *("--port", str(system.port), "--path", path, "--tasks", str(tasks)),
         *("--concurrency", str(concurrency), "--batch-size", str(batch_size)),
         *("--max-seconds", str(max_seconds), "--rate", str(rate)),
+        *("--payload-bytes", str(payload_bytes)),
         *(("--key", system.api_key) if system.api_key else ()),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
@@ -97,14 +103,19 @@ async def measure(spec: RunSpec) -> dict[str, Any]:
     """Start the system afresh, warm it up, measure one run, stop it; the run's figures."""
     system = spec.system
     await state.delete_queues(system)
-    await state.empty_table(system)
+    await state.empty_table(system, keep_grown=spec.keep_grown)
     stack = await Stack(system, spec.log_dir, spec.label).start()
     try:
         warmup = await run_load(
-            system, mode=spec.mode, tasks=WARMUP_TASKS, concurrency=spec.concurrency, max_seconds=60
+            system,
+            mode=spec.mode,
+            tasks=WARMUP_TASKS,
+            concurrency=spec.concurrency,
+            max_seconds=60,
+            payload_bytes=spec.payload_bytes,
         )
         await wait_finished(system, warmup.accepted, within=60)
-        await state.empty_table(system)
+        await state.empty_table(system, keep_grown=spec.keep_grown)
         transactions_before = await transactions(system, wait=IDLE_FLUSH_SECONDS)
         meter = CpuMeter(stack.api.pid, stack.worker.pid, system.database)
         meter.start()
@@ -115,6 +126,7 @@ async def measure(spec: RunSpec) -> dict[str, Any]:
             concurrency=spec.concurrency,
             max_seconds=spec.max_seconds,
             rate=spec.rate,
+            payload_bytes=spec.payload_bytes,
         )
         await wait_finished(system, submitted.accepted, within=_finish_timeout(spec.tasks))
         cpu = await meter.stop()
@@ -159,6 +171,7 @@ def summarize(
         "round": spec.round,
         "tasks": spec.tasks,
         "concurrency": spec.concurrency,
+        "payload_bytes": spec.payload_bytes,
         "batch_size": spec.batch_size,
         "prefetch": spec.prefetch,
         "submit": {

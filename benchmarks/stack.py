@@ -64,6 +64,23 @@ class Stack:
                 raise
         raise AssertionError("unreachable")
 
+    async def start_api(self) -> None:
+        """Start the API alone (the worker later: a backlog builds up meanwhile)."""
+        self.api.start()
+        try:
+            await wait_for(self._api_ready, within=START_TIMEOUT_SECONDS, what="the API")
+        except BaseException:
+            self.stop()
+            raise
+
+    async def start_worker(self) -> None:
+        self.worker.start()
+        try:
+            await wait_for(self._consuming, within=START_TIMEOUT_SECONDS, what="the worker")
+        except BaseException:
+            self.stop()
+            raise
+
     def stop(self) -> None:
         self.worker.stop()
         self.api.stop()

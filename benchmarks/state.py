@@ -57,10 +57,15 @@ async def drop_database(system: System) -> None:
     await create_database.drop_database(get_settings(), system.database)
 
 
-async def empty_table(system: System) -> None:
-    """Remove every task (the warm-up's), so a measured run starts from an empty table."""
+async def empty_table(system: System, *, keep_grown: bool = False) -> None:
+    """Remove every task (the warm-up's), so a measured run starts from an empty table; with
+    `keep_grown`, only the run's own (the rows a growth run preloaded stay)."""
     connection = await connect(get_settings(), system.database)
     try:
+        if keep_grown:
+            await connection.execute(f"DELETE FROM {system.table} WHERE {system.own_rows}")
+            await connection.execute(f"VACUUM (ANALYZE) {system.table}")
+            return
         # Taskgate's count of unfinished tasks per tenant goes with them.
         tables = system.table if system.schema is not None else "tasks, tenant_load"
         await connection.execute(f"TRUNCATE {tables}")

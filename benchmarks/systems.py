@@ -52,6 +52,8 @@ class System:
     schema: str | None = None
     # Sent with every request as `Authorization: Bearer` (None: the system has no auth).
     api_key: str | None = None
+    # SQL that picks the run's own rows in `table` (rows preloaded to grow it are others).
+    own_rows: str = "true"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -130,6 +132,7 @@ def taskgate(
             "RATE_LIMIT_BURST": "2000000",
         },
         api_key=BENCH_KEY,
+        own_rows=f"tenant = '{BENCH_TENANT}'",
         queue=queue,
         queues=(*bands, dead_letter_queue, *delay_queues),
         exchanges=(
