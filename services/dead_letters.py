@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.ids import uuid7
 from db.models import Task, TaskStatus
 from db.tasks import manage, reads
 from db.tasks.filters import DeadLetterFilter
@@ -41,7 +42,7 @@ async def record_dead_letter(
     ):
         await session.commit()
         return task_id
-    record_id = task_id or uuid.uuid4()
+    record_id = task_id or uuid7()
     await manage.insert_message_record(
         session=session, record_id=record_id, name=name, payload=payload, reason=reason
     )

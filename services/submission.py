@@ -3,7 +3,6 @@
 import asyncio
 import hashlib
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 from config import names
 from config.settings import Settings
 from db.failures import database_unavailable, deadlock_detected
+from db.ids import uuid7
 from db.models import TaskStatus
 from db.session import Database
 from db.tasks.submit import TaskRow, insert_tasks, tasks_holding_keys
@@ -201,7 +201,7 @@ class Submitter:
         # A scheduled task waits in PostgreSQL, not in the broker; the relay sends it when due.
         waits = run_at is not None and run_at > now
         return {
-            "id": uuid.uuid4(),
+            "id": uuid7(),
             "name": submission.name,
             "queue": queue,
             "priority": submission.priority,

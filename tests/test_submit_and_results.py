@@ -29,6 +29,8 @@ async def test_submit_answers_with_the_queued_task_resource(client, worker_log):
     assert response.status_code == 202
     task = response.json()
     assert str(UUID(task["id"])) == task["id"]
+    # A time-ordered UUIDv7 (the primary key grows at its right edge)
+    assert UUID(task["id"]).version == 7
     assert task["name"] == "echo"
     assert task["status"] == "queued"
     assert task["payload"] == payload
