@@ -86,9 +86,9 @@ class Stack:
         self.api.stop()
 
     def check_alive(self) -> None:
-        """Raise with the log of a process that died."""
+        """Raise with the log of a process that died (one not started yet is not dead)."""
         for process in (self.api, self.worker):
-            if not process.alive():
+            if process.popen is not None and not process.alive():
                 raise ProcessExitedError(f"{process.name} exited:\n{process.log_tail()}")
 
     async def _api_ready(self) -> bool:
