@@ -36,7 +36,9 @@ async def run_task_batch(batch: TaskBatchMessage, worker: WorkerDep) -> None:
             raise outcome
 
 
-def is_task_batch(message: StreamMessage[Any]) -> bool:
+# A coroutine function, so FastStream awaits it in place: a plain function it would hand to
+# a thread for every message.
+async def is_task_batch(message: StreamMessage[Any]) -> bool:
     return not message.processed and bool(message.headers.get(names.HEADER_TASK_BATCH))
 
 
