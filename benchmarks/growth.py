@@ -36,10 +36,15 @@ SPREAD_DAYS = 6
 
 # Rows $1 + 1 .. $2 of $3 in all: created evenly over the last SPREAD_DAYS days in row
 # order; 3 % dead, the rest succeeded; a small payload and result as the bench's no-op has.
+# Their ids are UUIDv7 of their creation time, as Taskgate makes them (db/ids.py): a random
+# UUID with the millisecond written over its first 48 bits and its version set to 7.
+UUID7_OF_CREATED_AT = """encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+    placing substring(int8send((extract(epoch FROM created_at) * 1000)::bigint) FROM 3)
+    FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"""
 GROW = f"""
 INSERT INTO tasks (id, tenant, name, queue, status, payload, result, error, attempts,
                    created_at, started_at, finished_at, published_at)
-SELECT gen_random_uuid(), '{HISTORY_TENANT}', 'noop', 'default', status,
+SELECT {UUID7_OF_CREATED_AT}, '{HISTORY_TENANT}', 'noop', 'default', status,
        jsonb_build_object('n', i),
        CASE WHEN status = 'succeeded' THEN jsonb_build_object('n', i) END,
        CASE WHEN status = 'dead' THEN 'failed on purpose' END,
