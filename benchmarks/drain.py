@@ -23,6 +23,7 @@ from benchmarks.processes import cancel_on_sigterm
 from benchmarks.run import run_load
 from benchmarks.stack import Stack
 from benchmarks.state import fresh_state
+from benchmarks.stats import rates_by_part
 from benchmarks.systems import (
     BENCH_TENANT,
     DEFAULT_POOL_SIZE,
@@ -151,10 +152,7 @@ def _summary(samples: list[tuple[float, int]], total: int, cpu: dict[str, float]
     """The drain's rates: from the first task finished to the last, and per tenth."""
     first = next(seconds for seconds, done in samples if done > 0)
     last = samples[-1][0]
-    tenths = [
-        _rate_through(samples, total * k // TENTHS, total * (k + 1) // TENTHS)
-        for k in range(TENTHS)
-    ]
+    tenths = rates_by_part(samples, total, TENTHS)
     return {
         "tasks": total,
         "seconds": last,
@@ -163,19 +161,6 @@ def _summary(samples: list[tuple[float, int]], total: int, cpu: dict[str, float]
         "last_to_first_tenth": tenths[-1] / tenths[0],
         "cpu": cpu,
     }
-
-
-def _rate_through(samples: list[tuple[float, int]], low: int, high: int) -> float:
-    """Tasks per second while the finished count went from `low` to `high` (interpolated
-    between samples)."""
-
-    def when(count: int) -> float:
-        for (t0, d0), (t1, d1) in zip(samples, samples[1:], strict=False):
-            if d1 >= count:
-                return t0 + (t1 - t0) * (count - d0) / max(d1 - d0, 1)
-        return samples[-1][0]
-
-    return (high - low) / max(when(high) - when(low), 1e-9)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

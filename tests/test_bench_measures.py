@@ -7,7 +7,7 @@ import os
 from benchmarks import procfs
 from benchmarks.cpu import _kind
 from benchmarks.report import table
-from benchmarks.stats import buckets, percentile
+from benchmarks.stats import buckets, percentile, rates_by_part, seconds_to_reach
 
 
 def test_percentile_is_the_nearest_rank():
@@ -75,3 +75,23 @@ def test_table_shows_medians_and_the_ratio():
 
     assert "| single | submit throughput, tasks/s | 500 | 100 | 0.20 |" in lines
     assert "| single | failed submit requests, all rounds | 0 | 1 | |" in lines
+
+
+def test_a_count_is_reached_between_the_samples_around_it():
+    # Given a count sampled every second: 0, 100, 300
+    samples = [(0.0, 0), (1.0, 100), (2.0, 300)]
+
+    # Then 200 was reached halfway through the second second, 300 at 2 s, and a count
+    # never reached is placed at the last sample
+    assert seconds_to_reach(samples, 200) == 1.5
+    assert seconds_to_reach(samples, 300) == 2.0
+    assert seconds_to_reach(samples, 999) == 2.0
+
+
+def test_rates_by_part_show_a_drain_that_slows_down():
+    # Given 1,000 tasks finished at 100/s for 5 s, then at 50/s for 10 s
+    samples = [(float(s), 100 * s) for s in range(6)]
+    samples += [(5.0 + s, 500 + 50 * s) for s in range(1, 11)]
+
+    # Then the first half ran at 100/s and the second at 50/s
+    assert rates_by_part(samples, 1000, 2) == [100.0, 50.0]
