@@ -105,8 +105,8 @@ bench-growth: $(BENCH_STAMP) services ## Single submits on a table of 0, 1M and 
 	@$(BIN)/python -m benchmarks.growth $(if $(SIZES),--sizes $(SIZES)) $(if $(N),--tasks $(N)) \
 		$(if $(C),--concurrency $(C)) $(if $(ROUNDS),--rounds $(ROUNDS))
 
-bench-drain: $(BENCH_STAMP) services ## One worker drains a backlog of N tasks (200,000) submitted ahead of it
-	@$(BIN)/python -m benchmarks.drain $(if $(N),--tasks $(N))
+bench-drain: $(BENCH_STAMP) services ## WORKERS worker processes (1) drain a backlog of N tasks (200,000) submitted ahead
+	@$(BIN)/python -m benchmarks.drain $(if $(N),--tasks $(N)) --worker-processes $(WORKERS)
 
 bench-costs: $(BENCH_STAMP) services ## Cost per task against concurrency (1-256) and payload size (100 B-100 KiB)
 	@$(BIN)/python -m benchmarks.costs $(if $(N),--tasks $(N))

@@ -46,6 +46,9 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=200_000, help="tasks in the backlog (N)")
     parser.add_argument("--concurrency", type=int, default=8, help="batch requests in flight")
     parser.add_argument("--prefetch", type=int, default=DEFAULT_PREFETCH)
+    parser.add_argument(
+        "--worker-processes", type=int, default=1, help="faststream run --workers (1: one)"
+    )
     parser.add_argument("--max-seconds", type=float, default=1800.0, help="give up after")
     args = parser.parse_args(argv)
     if args.tasks < TENTHS * 100:
@@ -82,7 +85,11 @@ class Backlog:
 
 async def bench(args: argparse.Namespace, command: str) -> dict[str, Any]:
     cancel_on_sigterm()
-    system = taskgate(prefetch=args.prefetch, pool_size=DEFAULT_POOL_SIZE)
+    system = taskgate(
+        prefetch=args.prefetch,
+        pool_size=DEFAULT_POOL_SIZE,
+        worker_processes=args.worker_processes,
+    )
     folder = RESULTS / time.strftime("drain-%Y%m%d-%H%M%S")
     logs = folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -173,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     tenths = " ".join(f"{rate:,.0f}" for rate in result["tenths_per_s"])
     cpu = result["cpu"]
     print(
-        f"\ndrained {result['tasks']:,} tasks with 1 worker process in {result['seconds']:,.0f} s:"
+        f"\ndrained {result['tasks']:,} tasks with {args.worker_processes} worker process(es) in "
+        f"{result['seconds']:,.0f} s:"
         f" {result['tasks_per_s']:,.0f} tasks/s\n"
         f"per tenth of the backlog (tasks/s): {tenths}\n"
         f"last tenth / first tenth: {result['last_to_first_tenth']:.2f}\n"
