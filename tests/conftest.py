@@ -23,6 +23,7 @@ from services.keys import create_key, secret_hash
 from services.named_queues import known_queues
 from tests.chaos.handlers import COUNTER_TABLES
 from tests.support import processes, rabbit
+from tests.support.api import in_process_client
 from tests.support.database import new_session, shared_database
 from tests.support.settings import (
     ADMIN_KEY,
@@ -100,22 +101,14 @@ def api_runtime(api: FastAPI) -> ApiRuntime:
 @pytest.fixture(scope="session")
 async def client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the in-process API."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api),
-        base_url="http://taskgate.test",
-        headers=AUTH_HEADERS,
-    ) as http:
+    async with in_process_client(api, AUTH_HEADERS) as http:
         yield http
 
 
 @pytest.fixture(scope="session")
 async def operator_client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the in-process API with an operator's key (every tenant, admin)."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api),
-        base_url="http://taskgate.test",
-        headers=OPERATOR_HEADERS,
-    ) as http:
+    async with in_process_client(api, OPERATOR_HEADERS) as http:
         yield http
 
 
@@ -141,11 +134,7 @@ async def keyed(api: FastAPI) -> AsyncIterator[KeyedFactory]:
             new = await create_key(
                 session=session, tenant=tenant, role=role, all_tenants=all_tenants
             )
-        http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=api),
-            base_url="http://taskgate.test",
-            headers={"Authorization": f"Bearer {new.key}"},
-        )
+        http = in_process_client(api, {"Authorization": f"Bearer {new.key}"})
         made.append(Keyed(http=http, key=new.key, key_id=new.record.id))
         return made[-1]
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from db.models import Role
-from tests.support.api import DEAD_LETTERS, RESULTS, SUBMIT, marker
+from tests.support.api import DEAD_LETTERS, RESULTS, SUBMIT, in_process_client, marker
 from tests.support.settings import ADMIN_KEY
 
 pytestmark = pytest.mark.integration
@@ -16,9 +16,7 @@ TASK = {"name": "echo", "payload": {"n": 1}, "delay_seconds": 3600}
 
 @pytest.fixture
 async def anonymous(api) -> httpx.AsyncClient:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api), base_url="http://taskgate.test"
-    ) as http:
+    async with in_process_client(api) as http:
         yield http
 
 

@@ -14,7 +14,7 @@ from db.models import Role
 from services.keys import create_key
 from tests.chaos.stack import api_answers, free_port
 from tests.support import processes
-from tests.support.api import RESULTS, SUBMIT, error_locations, marker
+from tests.support.api import RESULTS, SUBMIT, error_locations, in_process_client, marker
 from tests.support.database import new_session
 from tests.support.settings import settings_with
 from tests.support.waiting import wait_for
@@ -47,11 +47,7 @@ async def limited(request) -> AsyncIterator[tuple[FastAPI, str]]:
 
 
 def client_of(app: FastAPI, key: str, **headers: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://taskgate.test",
-        headers={"Authorization": f"Bearer {key}", **headers},
-    )
+    return in_process_client(app, {"Authorization": f"Bearer {key}", **headers})
 
 
 async def test_a_body_over_the_limit_is_413_before_it_is_read(client):

@@ -18,7 +18,14 @@ from app.runtime import ApiRuntime
 from publishers.topology import Band
 from services.observability.state_gauges import StateGauges
 from tests.support import processes, rabbit
-from tests.support.api import RESULTS, SUBMIT, submit, wait_all_terminal, wait_status
+from tests.support.api import (
+    RESULTS,
+    SUBMIT,
+    in_process_client,
+    submit,
+    wait_all_terminal,
+    wait_status,
+)
 from tests.support.dead_letters import execute_sql
 from tests.support.metrics import Scrape, dashboard_metric_names, free_port, scrape
 from tests.support.settings import ADMIN_KEY, TENANT, settings_with
@@ -42,11 +49,7 @@ async def metered(migrated_database, clean_broker) -> AsyncIterator[FastAPI]:
 @pytest.fixture(scope="module")
 async def metered_client(metered: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client of it whose API key travels in X-API-Key (Authorization is the scraper's)."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=metered),
-        base_url="http://taskgate.test",
-        headers={"X-API-Key": ADMIN_KEY},
-    ) as http:
+    async with in_process_client(metered, {"X-API-Key": ADMIN_KEY}) as http:
         yield http
 
 

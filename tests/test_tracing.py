@@ -26,7 +26,7 @@ from services.observability.correlation import correlated
 from services.observability.tracing import Tracing, tracing_configured
 from subscribers.worker import create_app as create_worker
 from tests.support import processes, rabbit
-from tests.support.api import SUBMIT, get_task, wait_terminal
+from tests.support.api import SUBMIT, get_task, in_process_client, wait_terminal
 from tests.support.dead_letters import execute_sql
 from tests.support.metrics import free_port
 from tests.support.settings import AUTH_HEADERS, SETTINGS, TENANT, settings_with
@@ -60,11 +60,7 @@ async def traced_api(migrated_database, clean_broker, provider) -> AsyncIterator
 
 @pytest.fixture(scope="module")
 async def traced_client(traced_api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=traced_api),
-        base_url="http://taskgate.test",
-        headers=AUTH_HEADERS,
-    ) as http:
+    async with in_process_client(traced_api, AUTH_HEADERS) as http:
         yield http
 
 

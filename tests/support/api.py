@@ -2,10 +2,11 @@
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from tests.support.waiting import wait_for
 
@@ -14,10 +15,22 @@ RESULTS = "/api/v1/result/"
 DEAD_LETTERS = "/api/v1/dead-letter/"
 TERMINAL = frozenset({"succeeded", "dead", "cancelled"})
 
+# Where the in-process API answers (a name in the test settings' ALLOWED_HOSTS).
+IN_PROCESS_URL = "http://taskgate.test"
 # How long one task may take from submit to a terminal state on a healthy local stack.
 TASK_TIMEOUT = 20.0
 # Submits sent at once when a test needs many tasks.
 SUBMIT_CHUNK = 50
+
+
+def in_process_client(
+    app: FastAPI, headers: Mapping[str, str] | None = None, *, base_url: str = IN_PROCESS_URL
+) -> httpx.AsyncClient:
+    """An HTTP client of `app` running in this process, sending `headers` (an API key, say)
+    with every request."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=base_url, headers=headers
+    )
 
 
 def marker() -> str:

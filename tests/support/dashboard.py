@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 from fastapi import FastAPI
 
-from tests.support.api import SUBMIT, marker
+from tests.support.api import SUBMIT, in_process_client, marker
 
 ORIGIN = "http://taskgate.test"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -29,7 +29,7 @@ class Dashboard:
 
 def dashboard_client(app: FastAPI, base_url: str = ORIGIN) -> httpx.AsyncClient:
     """A client sending no API key: the dashboard's session cookie is all it has."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+    return in_process_client(app, base_url=base_url)
 
 
 async def signed_in(app: FastAPI, key: str) -> Dashboard:
