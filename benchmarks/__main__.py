@@ -2,16 +2,13 @@
 ROUNDS rounds of each mode; the table on stdout, one JSON file per run, the chart."""
 
 import argparse
-import asyncio
 import json
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from benchmarks import state
-from benchmarks.processes import cancel_on_sigterm
+from benchmarks.processes import run_benchmark
 from benchmarks.report import table, write_summary
 from benchmarks.run import MODES, RunSpec, measure
 from benchmarks.systems import (
@@ -59,7 +56,6 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 async def bench(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
-    cancel_on_sigterm()
     sizes = {"prefetch": args.prefetch, "pool_size": args.pool_size}
     processes = {"api_processes": args.api_processes, "worker_processes": args.worker_processes}
     systems = [baseline(**sizes), taskgate(**sizes, **processes)]
@@ -104,11 +100,12 @@ def _progress(run: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
-    command = shlex.join(["python", "-m", "benchmarks", *(argv or sys.argv[1:])])
-    try:
-        runs = asyncio.run(bench(args, command))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        sys.exit("interrupted: processes stopped, bench queues and databases removed")
+    runs = run_benchmark(
+        lambda command: bench(args, command),
+        "benchmarks",
+        argv,
+        removed="bench queues and databases",
+    )
     print(
         f"\nN={args.tasks}, C={args.concurrency}, rounds={args.rounds}, "
         f"prefetch={args.prefetch}, pool size={args.pool_size}, batches of {MODES['batch']}, "

@@ -8,15 +8,12 @@ grows with the table's size is `make bench-growth`'s part.
 """
 
 import argparse
-import asyncio
 import json
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.processes import cancel_on_sigterm
+from benchmarks.processes import run_benchmark
 from benchmarks.run import RunSpec, measure
 from benchmarks.state import fresh_state
 from benchmarks.systems import DEFAULT_POOL_SIZE, DEFAULT_PREFETCH, RESULTS, ROOT, taskgate
@@ -38,7 +35,6 @@ def points() -> list[tuple[int, int]]:
 
 
 async def bench(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
-    cancel_on_sigterm()
     system = taskgate(prefetch=DEFAULT_PREFETCH, pool_size=DEFAULT_POOL_SIZE)
     folder = RESULTS / time.strftime("costs-%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,11 +104,7 @@ def report(runs: list[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
-    command = shlex.join(["python", "-m", "benchmarks.costs", *(argv or sys.argv[1:])])
-    try:
-        runs = asyncio.run(bench(args, command))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        sys.exit("interrupted: processes stopped, the bench queues and database removed")
+    runs = run_benchmark(lambda command: bench(args, command), "benchmarks.costs", argv)
     print(f"\nN={args.tasks}, single submits, 1 API + 1 worker, auth on\n")
     print(report(runs))
 

@@ -12,14 +12,12 @@ CPU per task of the worker and of PostgreSQL meanwhile.
 import argparse
 import asyncio
 import json
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.cpu import CpuMeter
-from benchmarks.processes import cancel_on_sigterm
+from benchmarks.processes import run_benchmark
 from benchmarks.run import run_load
 from benchmarks.stack import Stack
 from benchmarks.state import fresh_state
@@ -84,7 +82,6 @@ class Backlog:
 
 
 async def bench(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    cancel_on_sigterm()
     system = taskgate(
         prefetch=args.prefetch,
         pool_size=DEFAULT_POOL_SIZE,
@@ -172,11 +169,7 @@ def _summary(samples: list[tuple[float, int]], total: int, cpu: dict[str, float]
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
-    command = shlex.join(["python", "-m", "benchmarks.drain", *(argv or sys.argv[1:])])
-    try:
-        result = asyncio.run(bench(args, command))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        sys.exit("interrupted: processes stopped, the bench queues and database removed")
+    result = run_benchmark(lambda command: bench(args, command), "benchmarks.drain", argv)
     tenths = " ".join(f"{rate:,.0f}" for rate in result["tenths_per_s"])
     cpu = result["cpu"]
     print(

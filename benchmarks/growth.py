@@ -11,16 +11,13 @@ between runs. The table on stdout gives each size's rate as a share of the empty
 """
 
 import argparse
-import asyncio
 import json
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.processes import cancel_on_sigterm
+from benchmarks.processes import run_benchmark
 from benchmarks.run import RunSpec, measure
 from benchmarks.state import fresh_state
 from benchmarks.systems import DEFAULT_POOL_SIZE, DEFAULT_PREFETCH, RESULTS, ROOT, System, taskgate
@@ -111,7 +108,6 @@ async def table_bytes(system: System) -> dict[str, int]:
 
 
 async def bench(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
-    cancel_on_sigterm()
     system = taskgate(prefetch=DEFAULT_PREFETCH, pool_size=DEFAULT_POOL_SIZE)
     folder = RESULTS / time.strftime("growth-%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,11 +192,7 @@ def report(results: list[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
-    command = shlex.join(["python", "-m", "benchmarks.growth", *(argv or sys.argv[1:])])
-    try:
-        results = asyncio.run(bench(args, command))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        sys.exit("interrupted: processes stopped, the bench queues and database removed")
+    results = run_benchmark(lambda command: bench(args, command), "benchmarks.growth", argv)
     print(f"\nN={args.tasks}, C={args.concurrency}, single submits, 1 API + 1 worker, auth on\n")
     print(report(results))
 

@@ -3,14 +3,20 @@ stopped (SIGTERM, then SIGKILL)."""
 
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
+import sys
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from benchmarks.systems import ROOT
 
 STOP_TIMEOUT_SECONDS = 20.0
+
+Result = TypeVar("Result")
 
 
 @dataclass
@@ -74,3 +80,25 @@ def cancel_on_sigterm() -> None:
     main = asyncio.current_task()
     assert main is not None, "call from the main task"
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+
+
+def run_benchmark(
+    bench: Callable[[str], Coroutine[Any, Any, Result]],
+    module: str,
+    argv: Sequence[str] | None,
+    *,
+    removed: str = "bench queues and database",
+) -> Result:
+    """Run `bench(command)`, `command` being the line that reproduces the run (`python -m
+    module ...`), with SIGTERM ending it as Ctrl-C does; either stops the program with one
+    line saying what its cleanup removed."""
+    command = shlex.join(["python", "-m", module, *(argv or sys.argv[1:])])
+
+    async def until_interrupted() -> Result:
+        cancel_on_sigterm()
+        return await bench(command)
+
+    try:
+        return asyncio.run(until_interrupted())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        sys.exit(f"interrupted: processes stopped, {removed} removed")

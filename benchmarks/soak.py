@@ -6,9 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ import aiohttp
 
 from benchmarks.load import LoadResult
 from benchmarks.outcome import Finished, read_finished, wait_finished
-from benchmarks.processes import cancel_on_sigterm
+from benchmarks.processes import run_benchmark
 from benchmarks.procfs import memory_kib
 from benchmarks.run import MODES, run_load
 from benchmarks.stack import Stack
@@ -89,7 +87,6 @@ async def sample(
 
 
 async def soak(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    cancel_on_sigterm()
     system = taskgate(prefetch=args.prefetch, pool_size=args.pool_size)
     folder = RESULTS / f"soak-{time.strftime('%Y%m%d-%H%M%S')}"
     samples = Samples()
@@ -217,11 +214,7 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
-    command = shlex.join(["python", "-m", "benchmarks.soak", *(argv or sys.argv[1:])])
-    try:
-        result = asyncio.run(soak(args, command))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        sys.exit("interrupted: processes stopped, bench queues and database removed")
+    result = run_benchmark(lambda command: soak(args, command), "benchmarks.soak", argv)
     print(report(result))
 
 
