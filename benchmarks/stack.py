@@ -2,6 +2,7 @@
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,17 +67,18 @@ class Stack:
 
     async def start_api(self) -> None:
         """Start the API alone (the worker later: a backlog builds up meanwhile)."""
-        self.api.start()
-        try:
-            await wait_for(self._api_ready, within=START_TIMEOUT_SECONDS, what="the API")
-        except BaseException:
-            self.stop()
-            raise
+        await self._start_one(self.api, self._api_ready, "the API")
 
     async def start_worker(self) -> None:
-        self.worker.start()
+        await self._start_one(self.worker, self._consuming, "the worker")
+
+    async def _start_one(
+        self, process: Process, ready: Callable[[], Awaitable[bool]], what: str
+    ) -> None:
+        """Start `process` and wait until it is `ready`; stop everything if it never is."""
+        process.start()
         try:
-            await wait_for(self._consuming, within=START_TIMEOUT_SECONDS, what="the worker")
+            await wait_for(ready, within=START_TIMEOUT_SECONDS, what=what)
         except BaseException:
             self.stop()
             raise
