@@ -26,6 +26,9 @@ class Settings(BaseSettings):
 
     rmq_host: str = "127.0.0.1"
     rmq_port: int = 5672
+    # Several nodes of one cluster, `host[:port],…` (a port left out is RMQ_PORT); when set,
+    # it replaces RMQ_HOST. Each process connects to a live one and moves on when it goes.
+    rmq_hosts: str = ""
     rmq_user: str = "guest"
     rmq_password: SecretStr = SecretStr("guest")
     rmq_vhost: str = "/"
@@ -139,6 +142,13 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("rmq_hosts")
+    @classmethod
+    def broker_addresses(cls, value: str) -> str:
+        for address in _split(value):
+            _host_and_port(address, default_port=1)
+        return value
+
     @property
     def handler_modules(self) -> list[str]:
         """Module names listed in TASKGATE_HANDLERS."""
@@ -167,12 +177,28 @@ class Settings(BaseSettings):
         )
 
     @property
-    def amqp_url(self) -> str:
-        """AMQP URL of the RabbitMQ broker."""
+    def rmq_addresses(self) -> list[tuple[str, int]]:
+        """The RabbitMQ nodes to connect to: RMQ_HOSTS, else RMQ_HOST:RMQ_PORT."""
+        listed = _split(self.rmq_hosts)
+        if not listed:
+            return [(self.rmq_host, self.rmq_port)]
+        return [_host_and_port(address, default_port=self.rmq_port) for address in listed]
+
+    @property
+    def amqp_urls(self) -> list[str]:
+        """An AMQP URL per RabbitMQ node, in the order given."""
         user = quote(self.rmq_user, safe="")
         password = quote(self.rmq_password.get_secret_value(), safe="")
         vhost = "" if self.rmq_vhost == "/" else quote(self.rmq_vhost, safe="")
-        return f"amqp://{user}:{password}@{self.rmq_host}:{self.rmq_port}/{vhost}"
+        return [
+            f"amqp://{user}:{password}@{_url_host(host)}:{port}/{vhost}"
+            for host, port in self.rmq_addresses
+        ]
+
+    @property
+    def amqp_url(self) -> str:
+        """AMQP URL of the first RabbitMQ node."""
+        return self.amqp_urls[0]
 
     @property
     def hosts_allowed(self) -> list[str]:
@@ -211,6 +237,29 @@ class ConfigurationError(Exception):
 
 def _split(listed: str) -> list[str]:
     return [name.strip() for name in listed.split(",") if name.strip()]
+
+
+def _host_and_port(address: str, *, default_port: int) -> tuple[str, int]:
+    """`host`, `host:port`, `[v6]` or `[v6]:port`."""
+    host, port = address, str(default_port)
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        if rest:
+            port = rest.removeprefix(":") if rest.startswith(":") else ""
+    elif ":" in address:
+        host, _, port = address.rpartition(":")
+    if not host or ":" in host and not address.startswith("[") or not port.isdigit():
+        raise ValueError(
+            f"broker address {address!r}: use host or host:port, e.g. rabbit1:5672 "
+            "(IPv6 in brackets: [::1]:5672)"
+        )
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"broker address {address!r}: the port must be 1-65535")
+    return host, int(port)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 @lru_cache

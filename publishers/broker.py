@@ -7,6 +7,7 @@ from typing import Any
 from faststream.rabbit import Channel, RabbitBroker
 
 from config.settings import Settings
+from publishers.failover import failover_connection
 
 # FastStream's lines about the broker and its messages, under Taskgate's logging (a logger of
 # FastStream's own would print them past it, in its own format).
@@ -16,7 +17,7 @@ BROKER_LOGGER = "taskgate.broker"
 def build_broker(settings: Settings, *, middlewares: Sequence[Any] = ()) -> RabbitBroker:
     """A broker for these settings, not yet connected; `middlewares` (metrics, traces)
     wrap every consume and publish, outside the subscribers' own."""
-    return RabbitBroker(
+    broker = RabbitBroker(
         settings.amqp_url,
         # Prefetch bounds how many messages one worker consumer holds; the broker's default
         # is unlimited. Unroutable publishes raise instead of vanishing.
@@ -30,3 +31,7 @@ def build_broker(settings: Settings, *, middlewares: Sequence[Any] = ()) -> Rabb
         log_level=logging.DEBUG,
         description="Taskgate's task transport",
     )
+    # Every node of RMQ_HOSTS (or the one of RMQ_HOST): FastStream hands these keywords to
+    # aio-pika's connect_robust as they are, and offers no argument of its own for them.
+    broker._connection_kwargs["connection_class"] = failover_connection(settings.rmq_addresses)
+    return broker
