@@ -7,8 +7,10 @@ in the outbox) and connects as soon as RabbitMQ answers.
 
 import asyncio
 import logging
+import os
+import signal
 
-from publishers.publishing import Publishers
+from publishers.publishing import Publishers, TopologyConflictError
 from services.background import BackgroundLoop
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,11 @@ class BrokerConnector(BackgroundLoop):
         while True:
             try:
                 await connect_and_declare(self.publishers, self.queues)
+            except TopologyConflictError as error:
+                # Retrying cannot help: someone must migrate the queue. Stop the API.
+                logger.error("%s", error)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
             except Exception as error:
                 logger.warning("RabbitMQ not reachable yet (%s); retrying", error)
                 await asyncio.sleep(RETRY_SECONDS)

@@ -17,7 +17,7 @@ from config.names import KEY_CHANGED_CHANNEL
 from config.settings import Settings
 from db.session import Database
 from publishers.broker import build_broker
-from publishers.publishing import Publishers
+from publishers.publishing import Publishers, TopologyConflictError
 from services.handlers.loader import load_handlers
 from services.named_queues import known_queues
 from services.observability.broker_middlewares import broker_middlewares
@@ -95,6 +95,11 @@ class ApiRuntime:
             )
         try:
             await connect_and_declare(self.publishers, self.queues)
+        except TopologyConflictError as error:
+            # Retrying cannot help: someone must migrate the queue. Stop the API.
+            logger.error("%s", error)
+            await self.broker.stop()
+            raise
         except Exception as error:
             logger.warning("RabbitMQ not reachable at start (%s); accepting into the outbox", error)
             self.connector.start()

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from aio_pika.abc import AbstractRobustQueue, FieldValue
+from aio_pika.exceptions import ChannelPreconditionFailed
 from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
 
@@ -21,6 +22,23 @@ from publishers.topology import Band, Topology, band_of, delay_level, delay_rout
 
 JSON = "application/json"
 RAW = "application/octet-stream"
+
+
+class TopologyConflictError(Exception):
+    """RabbitMQ holds an exchange or queue of Taskgate's under other arguments (a classic
+    queue where Taskgate declares a quorum one, say): it cannot change one in place."""
+
+    def __init__(self, refusal: str) -> None:
+        # RabbitMQ's words name the queue and the argument: "PRECONDITION_FAILED -
+        # inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received ...".
+        self.refusal = refusal.removeprefix("PRECONDITION_FAILED - ")
+        super().__init__(
+            f"RabbitMQ refused Taskgate's topology: {self.refusal}. RabbitMQ cannot change a "
+            "queue's type or arguments in place: let that queue drain, delete it (rabbitmqctl "
+            "delete_queue <name>; a delay queue's pending retries are sent again by the "
+            "outbox relay from PostgreSQL) and start again, or give this installation new "
+            "names (RMQ_QUEUE_NAME, RMQ_QUEUE_EXCHANGE)"
+        )
 
 
 @dataclass(frozen=True)
@@ -187,11 +205,14 @@ class Publishers:
     async def declare_topology(self, queues: list[str]) -> None:
         """Declare the exchanges and queues and their bindings for these named task queues
         (the API publishes before any worker may have started)."""
-        await self.broker.declare_exchange(self.topology.cancel_exchange)
-        for exchange, queue in self.topology.bindings(queues):
-            declared_exchange = await self.broker.declare_exchange(exchange)
-            declared_queue = await self.broker.declare_queue(queue)
-            await declared_queue.bind(declared_exchange, routing_key=queue.routing())
+        try:
+            await self.broker.declare_exchange(self.topology.cancel_exchange)
+            for exchange, queue in self.topology.bindings(queues):
+                declared_exchange = await self.broker.declare_exchange(exchange)
+                declared_queue = await self.broker.declare_queue(queue)
+                await declared_queue.bind(declared_exchange, routing_key=queue.routing())
+        except ChannelPreconditionFailed as error:
+            raise TopologyConflictError(str(error)) from None
 
     async def queue_depths(self, queue: str) -> list[QueueDepth]:
         """Messages ready and consumers of each band of a named queue, asked of RabbitMQ."""

@@ -143,16 +143,22 @@ class Topology:
         """One per delay level. Nobody consumes these: messages wait out their TTL, then
         RabbitMQ dead-letters them to the work exchange with their original routing keys,
         the CC header among them (no x-dead-letter-routing-key: one delay queue serves every
-        work queue). Classic (durable, lightweight) rather than quorum: a delayed message is
-        only a reminder; the task row says when it is due, and the relay re-sends one that
-        went missing."""
+        work queue).
+
+        Quorum, like the work queues: pending retries and delays survive the loss of a node.
+        At-least-once dead-lettering keeps an expired message until its work queue has it
+        (RabbitMQ requires reject-publish overflow for that)."""
         return [
             RabbitQueue(
                 f"{self.queue_base}{names.DELAY_QUEUE_SUFFIX}.{delay_routing_key(level)}",
-                queue_type=QueueType.CLASSIC,
+                queue_type=QueueType.QUORUM,
                 durable=True,
                 routing_key=delay_routing_key(level),
-                arguments={"x-dead-letter-exchange": self.exchange},
+                arguments={
+                    "x-dead-letter-exchange": self.exchange,
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                },
             )
             for level in range(names.MAX_DELAY_LEVEL + 1)
         ]

@@ -1,13 +1,14 @@
 """Everything one worker process runs with, built by the worker app (subscribers/worker.py)
 and handed to the subscribers through FastStream's context."""
 
+import logging
 from typing import Annotated
 
 from faststream import Context
 
 from config.settings import Settings
 from db.session import Database
-from publishers.publishing import Publishers
+from publishers.publishing import Publishers, TopologyConflictError
 from services.named_queues import known_queues
 from services.observability.tracing import Tracing
 from services.relay import OutboxRelay
@@ -64,7 +65,13 @@ class WorkerRuntime:
     async def start(self) -> None:
         """Once the broker runs: declare what consuming does not (the delay queues have no
         consumer), and start the lease keeper and the background jobs."""
-        await self.publishers.declare_topology(known_queues(self.settings))
+        try:
+            await self.publishers.declare_topology(known_queues(self.settings))
+        except TopologyConflictError as error:
+            # Retrying cannot help: someone must migrate the queue. One line, then stop.
+            logging.getLogger(__name__).error("%s", error)
+            await self.publishers.broker.stop()
+            raise SystemExit(1) from None
         self.leases.start()
         self.relay.start()
         self.sweep.start()
