@@ -26,7 +26,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 # The browser assets the documentation pages and the dashboard load (scripts/vendor-assets.sh).
 ASSETS_STAMP := app/static/vendor/versions.json
 
-.PHONY: help venv assets browser services db migrate api worker run test lint format docs bench bench-growth bench-drain bench-costs bench-soak up down
+.PHONY: help venv assets browser pgbouncer services db migrate api worker run test lint format docs bench bench-growth bench-drain bench-costs bench-soak up down
 
 help: ## List the targets
 	@echo "usage: make <target>"
@@ -53,6 +53,9 @@ $(ASSETS_STAMP): package.json package-lock.json scripts/vendor-assets.sh
 browser: ## Install Debian's Chromium for the browser tests where possible (else they skip)
 	@scripts/ensure-packages.sh --optional chromium:chromium
 
+pgbouncer: ## Install Debian's PgBouncer for the PgBouncer tests where possible (else they skip)
+	@scripts/ensure-packages.sh --optional pgbouncer:pgbouncer
+
 services: ## Make sure PostgreSQL and RabbitMQ answer (start them where possible)
 	@scripts/ensure-services.sh
 
@@ -72,7 +75,7 @@ worker: venv ## Run WORKERS worker processes (1) for QUEUES (all) in the foregro
 run: venv assets services migrate ## Run the API and one worker; Ctrl-C stops both
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) scripts/run.sh
 
-test: venv assets browser services ## Run the whole test suite against the taskgate_test database
+test: venv assets browser pgbouncer services ## Run the whole test suite against the taskgate_test database
 	@DB_NAME=taskgate_test $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff check, ruff format --check, mypy and the floor plan (import-linter)

@@ -58,7 +58,9 @@ class ApiRuntime:
         self.submitter = Submitter(database=self.database, outbox=self.outbox, settings=settings)
         self.payload_limits = PayloadLimits.from_settings(settings)
         # Long polls (`?wait=`) hear of finished tasks through its one LISTEN connection,
-        # and the key cache of revoked keys.
+        # and the key cache of revoked keys. Its address is checked now, not in its retry
+        # loop: behind PgBouncer it must be PostgreSQL's own (ConfigurationError).
+        _ = settings.direct_database_address
         self.waiter = TaskWaiter(functools.partial(listener_connection, settings))
         self.authenticator = Authenticator(
             settings=settings,

@@ -43,7 +43,8 @@ Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 async def listener_connection(settings: Settings) -> asyncpg.Connection:
-    """A connection of its own to the task database."""
+    """A connection of its own to the task database, on PostgreSQL itself (DB_DIRECT_HOST):
+    a LISTEN lasts as long as its session, which a pooler in transaction mode does not keep."""
     connection = await connect(settings, settings.db_name)
     try:
         await connection.execute(f"SET application_name = '{LISTENER_APPLICATION_NAME}'")

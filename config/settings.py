@@ -23,6 +23,16 @@ class Settings(BaseSettings):
     db_user: str = "postgres"
     db_pass: SecretStr = SecretStr("")
     db_pool_size: int = Field(default=20, ge=1)
+    # DB_HOST:DB_PORT is PgBouncer (or another pooler) in transaction pooling mode. There a
+    # connection's next transaction may run on another server connection, which knows
+    # nothing of the statements prepared under a name on the last one (and may hold another
+    # client's of the same name): statements are then sent unnamed and parsed each time.
+    db_pgbouncer: bool = False
+    # Where PostgreSQL itself answers when DB_HOST:DB_PORT is a pooler (empty, 0: DB_HOST,
+    # DB_PORT): the API's LISTEN connection, migrations and database creation connect here,
+    # since a LISTEN outlives the transaction a pooler lends a server connection for.
+    db_direct_host: str = ""
+    db_direct_port: int = Field(default=0, ge=0, le=65535)
 
     rmq_host: str = "127.0.0.1"
     rmq_port: int = 5672
@@ -126,7 +136,7 @@ class Settings(BaseSettings):
     def upper_case(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("worker_metrics_port", mode="before")
+    @field_validator("worker_metrics_port", "db_direct_port", mode="before")
     @classmethod
     def empty_port_is_off(cls, value: object) -> object:
         return 0 if isinstance(value, str) and not value.strip() else value
@@ -175,6 +185,26 @@ class Settings(BaseSettings):
             port=self.db_port,
             database=self.db_name,
         )
+
+    @property
+    def direct_database_address(self) -> tuple[str, int]:
+        """Where PostgreSQL itself answers: DB_DIRECT_HOST:DB_DIRECT_PORT, each falling back
+        to DB_HOST, DB_PORT; behind PgBouncer, one of them must be set."""
+        if self.db_pgbouncer and not (self.db_direct_host or self.db_direct_port):
+            # A LISTEN through PgBouncer runs, then hears nothing: long polls would answer
+            # late, and the API would keep trusting keys revoked since.
+            raise ConfigurationError(
+                "DB_PGBOUNCER is true but neither DB_DIRECT_HOST nor DB_DIRECT_PORT is set: "
+                "the API's LISTEN connection, migrations and database creation need "
+                "PostgreSQL itself, not PgBouncer"
+            )
+        return self.db_direct_host or self.db_host, self.db_direct_port or self.db_port
+
+    @property
+    def direct_database_url(self) -> URL:
+        """`database_url`, on PostgreSQL itself rather than a pooler in front of it."""
+        host, port = self.direct_database_address
+        return self.database_url.set(host=host, port=port)
 
     @property
     def rmq_addresses(self) -> list[tuple[str, int]]:

@@ -10,10 +10,12 @@ from config.settings import Settings, get_settings
 
 
 async def connect(settings: Settings, database: str = "postgres") -> asyncpg.Connection:
-    """A plain connection to the configured server (by default its maintenance database)."""
+    """A plain connection to the configured server (by default its maintenance database),
+    to PostgreSQL itself even where the task database is reached through a pooler."""
+    host, port = settings.direct_database_address
     return await asyncpg.connect(
-        host=settings.db_host,
-        port=settings.db_port,
+        host=host,
+        port=port,
         user=settings.db_user,
         password=settings.db_pass.get_secret_value() or None,
         database=database,

@@ -26,6 +26,7 @@ class Database:
             # select, rollback): more than a group-committed statement. `_skip_closed` does
             # its job for free.
             pool_pre_ping=False,
+            connect_args=_driver_arguments(settings),
         )
         event.listen(self.engine.sync_engine.pool, "checkout", _skip_closed)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -63,6 +64,28 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection (the process is shutting down)."""
         await self.engine.dispose()
+
+
+def _driver_arguments(settings: Settings) -> dict[str, Any]:
+    """asyncpg's arguments. Behind a pooler in transaction mode (DB_PGBOUNCER) a statement
+    prepared under a name stays on the server connection its transaction ran on: the next
+    transaction may get another (the name unknown there), or one that another client
+    prepared the same name on (PgBouncer before 1.21 does not track names). Nothing is then
+    prepared under a name: asyncpg's cache and SQLAlchemy's are off, and both send their
+    statements unnamed, parsed again in the round trip that runs them."""
+    if not settings.db_pgbouncer:
+        return {}
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unnamed,
+    }
+
+
+def _unnamed() -> str:
+    # The empty name is PostgreSQL's unnamed statement: asyncpg then parses it again with
+    # the Bind that runs it, so it needs nothing the server connection kept.
+    return ""
 
 
 def _skip_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages some targets need are installed: `ensure-packages.sh
-# [--optional] COMMAND:PACKAGE ...`. Silent when every COMMAND is on the PATH; otherwise
-# the missing PACKAGEs are installed with apt-get (as root, or with sudo that asks no
-# password). Where that cannot be done: one line on stderr, exit 1 — or, with --optional,
-# exit 0 and leave it to the tests that need the package to say they are skipped.
+# [--optional] COMMAND:PACKAGE ...`. Silent when every COMMAND is on the PATH (or in
+# /usr/sbin); otherwise the missing PACKAGEs are installed with apt-get (as root, or with
+# sudo that asks no password). Where that cannot be done: one line on stderr, exit 1 — or,
+# with --optional, exit 0 and leave it to the tests that need the package to say they are
+# skipped.
 set -uo pipefail
 
 optional=false
@@ -14,7 +15,8 @@ fi
 
 missing=()
 for pair in "$@"; do
-  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+  # Debian puts daemons (pgbouncer) in /usr/sbin, outside an ordinary user's PATH.
+  PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 ((${#missing[@]})) || exit 0
 

@@ -1,4 +1,5 @@
-"""Alembic environment: runs migrations over asyncpg against the configured database."""
+"""Alembic environment: runs migrations over asyncpg against the configured database, on
+PostgreSQL itself (DB_DIRECT_HOST), never through a pooler in front of it."""
 
 import asyncio
 
@@ -14,7 +15,7 @@ target_metadata = Base.metadata
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=get_settings().database_url.render_as_string(hide_password=False),
+        url=get_settings().direct_database_url.render_as_string(hide_password=False),
         target_metadata=target_metadata,
         literal_binds=True,
     )
@@ -29,7 +30,7 @@ def _run_migrations(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_async_engine(get_settings().database_url)
+    engine = create_async_engine(get_settings().direct_database_url)
     async with engine.connect() as connection:
         await connection.run_sync(_run_migrations)
     await engine.dispose()
