@@ -39,15 +39,25 @@ async def relay_once(*, session: AsyncSession, publishers: Publishers, grace: ti
     if not rows:
         await session.commit()
         return 0
-    await asyncio.gather(
-        *(publishers.publish_task(TaskMessage.model_validate(row)) for row in rows)
+    outcomes = await asyncio.gather(
+        *(publishers.publish_task(TaskMessage.model_validate(row)) for row in rows),
+        return_exceptions=True,
     )
-    await upkeep.mark_relayed(
-        session=session, task_ids=[row.id for row in rows], resend_after=RESEND_AFTER
-    )
+    # Only the confirmed are marked: were one failure to leave the whole batch unmarked,
+    # every message of it that did go out would be sent again on the next run.
+    sent = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
+    failures = [outcome for outcome in outcomes if outcome is not None]
+    if failures:
+        logger.warning(
+            "relay could not publish %d owed task message(s): %s", len(failures), failures[0]
+        )
+    if sent:
+        await upkeep.mark_relayed(
+            session=session, task_ids=[row.id for row in sent], resend_after=RESEND_AFTER
+        )
     await session.commit()
-    count_relayed(row.queue for row in rows)
-    return len(rows)
+    count_relayed(row.queue for row in sent)
+    return len(sent)
 
 
 class OutboxRelay(PeriodicJob):
