@@ -1,7 +1,9 @@
-"""A whole Taskgate (API process, worker processes) on queues of its own, and a load
+"""A whole Taskgate (API processes, worker processes) on queues of its own, and a load
 generator that submits over HTTP the way a client would."""
 
 import asyncio
+import contextlib
+import itertools
 import socket
 import time
 import uuid
@@ -28,16 +30,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def local_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
 @dataclass
 class Stack:
-    """One API and `workers` worker processes sharing queues no other test uses."""
+    """`apis` API processes and `workers` worker processes sharing queues no other test
+    uses."""
 
     workers: int = 2
     env: dict[str, str] = field(default_factory=dict)
     prefix: str = field(default_factory=lambda: f"taskgate-chaos-{uuid.uuid4().hex[:8]}")
+    # The first API process, on `port`; the others (`apis` - 1) are in `api_replicas`.
     api: processes.Process | None = None
     worker_processes: list[processes.Process] = field(default_factory=list)
     port: int = field(default_factory=free_port)
+    apis: int = 1
+    # Each further API process, by its port.
+    api_replicas: dict[int, processes.Process] = field(default_factory=dict)
 
     @property
     def queue(self) -> str:
@@ -65,8 +76,10 @@ class Stack:
         }
 
     async def start(self) -> "Stack":
-        self.api = processes.api(port=self.port, env=self.process_env()).start()
-        await wait_for(self._api_ready, timeout=30, what="the API to be ready")
+        self.api = await self.start_api(self.port)
+        for _ in range(self.apis - 1):
+            port = free_port()
+            self.api_replicas[port] = await self.start_api(port)
         for _ in range(self.workers):
             await self.start_worker()
         return self
@@ -83,23 +96,39 @@ class Stack:
         await wait_for(consuming, timeout=30, what="a new worker to consume")
         return worker
 
-    async def _api_ready(self) -> bool:
-        assert self.api is not None and self.api.alive(), self.api.log()[-3000:] if self.api else ""
-        try:
-            async with httpx.AsyncClient() as http:
-                response = await http.get(f"{self.url}/ready", timeout=2)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+    async def start_api(self, port: int) -> processes.Process:
+        """An API process on `port`, once it is ready."""
+        api = processes.api(port=port, env=self.process_env()).start()
+
+        async def ready() -> bool:
+            assert api.alive(), api.log()[-3000:]
+            try:
+                async with httpx.AsyncClient() as http:
+                    response = await http.get(f"{local_url(port)}/ready", timeout=2)
+            except httpx.HTTPError:
+                return False
+            return response.status_code == 200
+
+        await wait_for(ready, timeout=30, what="the API to be ready")
+        return api
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The first API's."""
+        return local_url(self.port)
+
+    @property
+    def urls(self) -> list[str]:
+        """Every API process's."""
+        return [self.url, *(local_url(port) for port in self.api_replicas)]
+
+    @property
+    def api_processes(self) -> list[processes.Process]:
+        return [p for p in [self.api, *self.api_replicas.values()] if p is not None]
 
     def stop(self) -> None:
-        for process in [*self.worker_processes, self.api]:
-            if process is not None:
-                process.stop()
+        for process in [*self.worker_processes, *self.api_processes]:
+            process.stop()
 
     async def delete_queues(self) -> None:
         await rabbit.delete_queues(
@@ -109,20 +138,23 @@ class Stack:
         )
 
     def logs(self) -> str:
-        parts = [f"--- {p.name} {p.pid}\n{p.log()[-3000:]}" for p in self.worker_processes]
-        if self.api is not None:
-            parts.append(f"--- api\n{self.api.log()[-3000:]}")
-        return "\n".join(parts)
+        return "\n".join(
+            f"--- {p.name} {p.pid}\n{p.log()[-3000:]}"
+            for p in [*self.worker_processes, *self.api_processes]
+        )
 
 
 @dataclass
 class Load:
-    """Submits tasks over HTTP at a bounded concurrency; records what was accepted."""
+    """Submits tasks over HTTP at a bounded concurrency, to each API process in turn;
+    records what was accepted."""
 
     stack: Stack
     concurrency: int = 32
     accepted: list[str] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    # Tasks accepted, by the URL of the API process that accepted them.
+    accepted_by: dict[str, int] = field(default_factory=dict)
     # Submits the API left unanswered for the client's whole timeout (then sent again).
     timeouts: int = 0
     _left: int | None = None
@@ -160,19 +192,25 @@ class Load:
 
     async def _run(self, body: dict[str, Any], deadline_s: float) -> None:
         deadline = time.monotonic() + deadline_s
-        async with httpx.AsyncClient(
-            headers=AUTH_HEADERS, base_url=self.stack.url, timeout=SUBMIT_TIMEOUT
-        ) as http:
+        async with contextlib.AsyncExitStack() as clients:
+            apis = [
+                await clients.enter_async_context(
+                    httpx.AsyncClient(headers=AUTH_HEADERS, base_url=url, timeout=SUBMIT_TIMEOUT)
+                )
+                for url in self.stack.urls
+            ]
+            in_turn = itertools.cycle(apis)
             await asyncio.gather(
-                *(self._submitter(http, body, deadline) for _ in range(self.concurrency))
+                *(self._submitter(in_turn, body, deadline) for _ in range(self.concurrency))
             )
 
     async def _submitter(
-        self, http: httpx.AsyncClient, body: dict[str, Any], deadline: float
+        self, apis: "itertools.cycle[httpx.AsyncClient]", body: dict[str, Any], deadline: float
     ) -> None:
         while self._take():
             while True:
                 assert time.monotonic() < deadline, "submitting took too long"
+                http = next(apis)
                 try:
                     response = await http.post("/api/v1/queue/", json=body)
                 except httpx.TimeoutException:
@@ -184,6 +222,8 @@ class Load:
                 self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
                 if response.status_code == 202:
                     self.accepted.append(response.json()["id"])
+                    url = str(http.base_url)
+                    self.accepted_by[url] = self.accepted_by.get(url, 0) + 1
                     break
                 assert response.status_code == 503, response.text
                 await asyncio.sleep(float(response.headers["Retry-After"]))
