@@ -3,7 +3,8 @@
 # one user each for the API and the workers, with only what each needs, through the
 # management API. Re-running it is harmless (PUT is idempotent).
 set -eu
-api="http://rabbitmq:15672/api"
+# The management API of any node (of the cluster, in compose.cluster.yaml).
+api="${RABBITMQ_MANAGEMENT_URL:-http://rabbitmq:15672}/api"
 admin="$RABBITMQ_ADMIN_USER:$RABBITMQ_ADMIN_PASSWORD"
 put() { curl -fsS -u "$admin" -H 'content-type: application/json' -X PUT "$api/$1" -d "$2"; }
 
