@@ -26,7 +26,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 # The browser assets the documentation pages and the dashboard load (scripts/vendor-assets.sh).
 ASSETS_STAMP := app/static/vendor/versions.json
 
-.PHONY: help venv assets browser pgbouncer services db migrate api worker run test lint format docs bench bench-growth bench-drain bench-costs bench-soak up down
+.PHONY: help venv assets browser pgbouncer services test-cluster db migrate api worker run test lint format docs bench bench-growth bench-drain bench-costs bench-soak up down
 
 help: ## List the targets
 	@echo "usage: make <target>"
@@ -77,6 +77,9 @@ run: venv assets services migrate ## Run the API and one worker; Ctrl-C stops bo
 
 test: venv assets browser pgbouncer services ## Run the whole test suite against the taskgate_test database
 	@DB_NAME=taskgate_test $(BIN)/pytest $(PYTEST_ARGS)
+
+test-cluster: venv services ## Only the three-node RabbitMQ cluster test (part of `make test`; needs root)
+	@DB_NAME=taskgate_test $(BIN)/pytest -m cluster $(PYTEST_ARGS)
 
 lint: venv ## ruff check, ruff format --check, mypy and the floor plan (import-linter)
 	@$(BIN)/ruff check .

@@ -1,6 +1,8 @@
 """The broker object the API (publishes) and the workers (consume) are built on."""
 
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,4 +36,8 @@ def build_broker(settings: Settings, *, middlewares: Sequence[Any] = ()) -> Rabb
     # Every node of RMQ_HOSTS (or the one of RMQ_HOST): FastStream hands these keywords to
     # aio-pika's connect_robust as they are, and offers no argument of its own for them.
     broker._connection_kwargs["connection_class"] = failover_connection(settings.rmq_addresses)
+    # Shown by RabbitMQ beside each connection: which process of which host holds it.
+    broker._connection_kwargs["client_properties"] = {
+        "connection_name": f"taskgate {socket.gethostname()} pid {os.getpid()}"
+    }
     return broker

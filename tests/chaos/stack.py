@@ -151,6 +151,8 @@ class Load:
 
     stack: Stack
     concurrency: int = 32
+    # Tasks per request: 1 sends single submits, more sends batches of that many.
+    batch: int = 1
     accepted: list[str] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     # Tasks accepted, by the URL of the API process that accepted them.
@@ -187,7 +189,7 @@ class Load:
             return False
         if self._left is None:
             return True
-        self._left -= 1
+        self._left -= self.batch
         return self._left >= 0
 
     async def _run(self, body: dict[str, Any], deadline_s: float) -> None:
@@ -212,7 +214,11 @@ class Load:
                 assert time.monotonic() < deadline, "submitting took too long"
                 http = next(apis)
                 try:
-                    response = await http.post("/api/v1/queue/", json=body)
+                    if self.batch == 1:
+                        response = await http.post("/api/v1/queue/", json=body)
+                    else:
+                        tasks = {"tasks": [body] * self.batch}
+                        response = await http.post("/api/v1/queue/batch", json=tasks)
                 except httpx.TimeoutException:
                     self.timeouts += 1
                     continue
@@ -221,9 +227,11 @@ class Load:
                     continue
                 self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
                 if response.status_code == 202:
-                    self.accepted.append(response.json()["id"])
+                    answer = response.json()
+                    ids = [answer["id"]] if self.batch == 1 else [i["id"] for i in answer["items"]]
+                    self.accepted.extend(ids)
                     url = str(http.base_url)
-                    self.accepted_by[url] = self.accepted_by.get(url, 0) + 1
+                    self.accepted_by[url] = self.accepted_by.get(url, 0) + len(ids)
                     break
                 assert response.status_code == 503, response.text
                 await asyncio.sleep(float(response.headers["Retry-After"]))

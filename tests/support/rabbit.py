@@ -1,5 +1,7 @@
 """Direct access to the real RabbitMQ, for setup and for what the API cannot show."""
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import aio_pika
@@ -17,8 +19,23 @@ SIGNER = MessageSigner(SETTINGS.message_secret)
 DEFAULT_ROUTE = TOPOLOGY.work_routing_key("default", Band.NORMAL)
 
 
+# Where these probes connect: the machine's node, or a cluster a test started.
+_broker_url = SETTINGS.amqp_url
+
+
+@contextlib.contextmanager
+def probing(url: str) -> Iterator[None]:
+    """Within the block, every probe here asks the RabbitMQ at `url`."""
+    global _broker_url
+    previous, _broker_url = _broker_url, url
+    try:
+        yield
+    finally:
+        _broker_url = previous
+
+
 async def _connect() -> aio_pika.abc.AbstractConnection:
-    return await aio_pika.connect(SETTINGS.amqp_url)
+    return await aio_pika.connect(_broker_url)
 
 
 async def consumer_count(queue: str) -> int:
