@@ -76,7 +76,7 @@ run: venv assets services migrate ## Run the API and one worker; Ctrl-C stops bo
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) scripts/run.sh
 
 test: venv assets browser pgbouncer services ## Run the whole test suite against the taskgate_test database
-	@DB_NAME=taskgate_test $(BIN)/pytest $(PYTEST_ARGS)
+	@PYTEST_ARGS="$(PYTEST_ARGS)" scripts/run-tests.sh
 
 test-cluster: venv services ## Only the three-node RabbitMQ cluster test (part of `make test`; needs root)
 	@DB_NAME=taskgate_test $(BIN)/pytest -m cluster $(PYTEST_ARGS)

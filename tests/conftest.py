@@ -74,6 +74,12 @@ async def migrated_database() -> AsyncIterator[None]:
     await shared_database().dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def database_before_any_test(migrated_database: None) -> None:
+    """The test database exists before a process's first test, whichever test that is
+    (test processes share the tests out in no fixed order)."""
+
+
 @pytest.fixture(scope="session")
 async def clean_broker() -> AsyncIterator[None]:
     """No queues left from an earlier run: the topology is declared afresh, and removed."""

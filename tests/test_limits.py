@@ -107,12 +107,17 @@ async def test_a_key_over_its_rate_gets_429_with_retry_after_then_recovers(limit
     app, key = limited
     async with client_of(app, key) as http:
         # When it sends 8 at once
-        statuses = [(await http.get(RESULTS)).status_code for _ in range(8)]
-        refused = await http.get(RESULTS)
+        started = time.monotonic()
+        responses = await asyncio.gather(*(http.get(RESULTS) for _ in range(8)))
+        elapsed = time.monotonic() - started
 
-        # Then the first 5 pass and the rest are refused, saying when to come back
-        assert statuses == [200] * 5 + [429] * 3, statuses
-        assert refused.status_code == 429
+        # Then 5 pass (and one more for each fifth of a second the 8 took, on a busy
+        # machine) and the rest are refused, saying when to come back
+        statuses = sorted(response.status_code for response in responses)
+        passed = statuses.count(200)
+        assert 5 <= passed <= min(7, 5 + int(elapsed * 5)), (statuses, elapsed)
+        assert statuses == [200] * passed + [429] * (8 - passed), statuses
+        refused = next(response for response in responses if response.status_code == 429)
         retry_after = int(refused.headers["Retry-After"])
         assert 1 <= retry_after <= 2
         assert "RATE_LIMIT_PER_SECOND" in refused.json()["detail"]

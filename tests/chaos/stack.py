@@ -2,6 +2,7 @@
 generator that submits over HTTP the way a client would."""
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import socket
@@ -264,7 +265,13 @@ async def wait_settled(ids: list[str], *, timeout: float) -> dict[str, str]:
             return states
         return None
 
-    return await wait_for(settled, timeout=timeout, interval=0.5, what="every task to finish")
+    try:
+        return await wait_for(settled, timeout=timeout, interval=0.5, what="every task to finish")
+    except AssertionError as timed_out:
+        states = await task_states(ids)
+        counts = collections.Counter(states.values())
+        stuck = [i for i, s in states.items() if s not in TERMINAL][:5]
+        raise AssertionError(f"{timed_out}; by status: {dict(counts)}; e.g. {stuck}") from None
 
 
 async def counter(table: str, ids: list[str]) -> dict[str, int]:

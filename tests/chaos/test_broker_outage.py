@@ -14,6 +14,7 @@ from tests.support.waiting import wait_for
 
 pytestmark = [
     pytest.mark.chaos,
+    pytest.mark.exclusive,
     pytest.mark.integration,
     pytest.mark.timeout(240),
     services.needs_service_control,

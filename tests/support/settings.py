@@ -5,9 +5,13 @@ import os
 
 from config.settings import Settings
 
-# Two test runs on one machine stay apart when each sets its own database and names.
-TEST_DB = os.environ.get("TASKGATE_TEST_DB", "taskgate_test")
-TEST_PREFIX = os.environ.get("TASKGATE_TEST_PREFIX", "taskgate-test")
+# Two test runs on one machine stay apart when each sets its own database and names, and
+# so do the processes of one run (pytest-xdist's gw0, gw1, …).
+_RUNNER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_DB = os.environ.get("TASKGATE_TEST_DB", "taskgate_test") + (f"_{_RUNNER}" if _RUNNER else "")
+TEST_PREFIX = os.environ.get("TASKGATE_TEST_PREFIX", "taskgate-test") + (
+    f"-{_RUNNER}" if _RUNNER else ""
+)
 
 # Field names and values; API and worker processes the tests start get them as
 # environment variables (TEST_ENV).
@@ -30,6 +34,9 @@ OVERRIDES = {
     "rate_limit_burst": "200000",
     # The dashboard's live figures refresh every second, so the browser tests wait less.
     "dashboard_refresh_seconds": "1",
+    # Tests run side by side, each starting API and worker processes: small pools keep all
+    # of them within PostgreSQL's default 100 connections.
+    "db_pool_size": "4",
 }
 TEST_ENV = {name.upper(): value for name, value in OVERRIDES.items()}
 
