@@ -2,11 +2,15 @@
 
 from asyncpg import exceptions as pg
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 # Raised while PostgreSQL restarts, refuses connections, or drops them.
 _UNAVAILABLE = (
     OSError,  # connection refused or reset
     TimeoutError,
+    # No pooled connection came free in time: while PostgreSQL restarts, every connection
+    # of the pool may be waiting on it.
+    PoolTimeoutError,
     pg.PostgresConnectionError,
     pg.OperatorInterventionError,  # shutting down, starting up
     pg.TooManyConnectionsError,
