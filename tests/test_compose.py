@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from config.settings import Settings
 from services.observability.state_gauges import StateGauges
+from tests.support import compose_file
 from tests.support.metrics import dashboard_metric_names, dashboard_queries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,17 +35,6 @@ def _command(service: dict[str, Any]) -> str:
     return command if isinstance(command, str) else " ".join(command)
 
 
-def _environment(service: dict[str, Any]) -> dict[str, str]:
-    environment = service["environment"]
-    if isinstance(environment, list):
-        return dict(item.split("=", 1) for item in environment)
-    return {name: str(value) for name, value in environment.items()}
-
-
-def _condition(service: dict[str, Any], dependency: str) -> str:
-    return service["depends_on"][dependency]["condition"]
-
-
 def test_compose_defines_every_service(services: dict[str, Any]) -> None:
     assert set(services) >= {"rabbitmq", "postgres", "migrate", "api", "worker"}
 
@@ -63,7 +53,7 @@ def test_compose_long_running_dependency_has_a_healthcheck(
 def test_compose_app_services_set_only_known_settings(services: dict[str, Any]) -> None:
     known = {field.upper() for field in Settings.model_fields}
     for name in APP_SERVICES:
-        unknown = set(_environment(services[name])) - known
+        unknown = set(compose_file.environment(services[name])) - known
         assert not unknown, f"{name} sets {sorted(unknown)}, which Settings does not read"
 
 
@@ -71,7 +61,7 @@ def test_compose_app_services_reach_the_compose_postgres_and_rabbitmq(
     services: dict[str, Any],
 ) -> None:
     for name in APP_SERVICES:
-        environment = _environment(services[name])
+        environment = compose_file.environment(services[name])
         assert environment["DB_HOST"] == "postgres"
         assert environment["RMQ_HOST"] == "rabbitmq"
         assert "postgres" in services and "rabbitmq" in services
@@ -85,7 +75,7 @@ def test_compose_worker_runs_faststream(services: dict[str, Any]) -> None:
 
 def test_compose_migrate_upgrades_to_head(services: dict[str, Any]) -> None:
     assert _command(services["migrate"]) == "alembic upgrade head"
-    assert _condition(services["migrate"], "postgres") == "service_healthy"
+    assert compose_file.condition(services["migrate"], "postgres") == "service_healthy"
 
 
 @pytest.mark.parametrize("name", ["api", "worker"])
@@ -93,16 +83,16 @@ def test_compose_app_waits_for_migrations_and_its_broker_user(
     services: dict[str, Any], name: str
 ) -> None:
     service = services[name]
-    assert _condition(service, "migrate") == "service_completed_successfully"
-    assert _condition(service, "rabbitmq-users") == "service_completed_successfully"
-    assert _condition(services["rabbitmq-users"], "rabbitmq") == "service_healthy"
+    assert compose_file.condition(service, "migrate") == "service_completed_successfully"
+    assert compose_file.condition(service, "rabbitmq-users") == "service_completed_successfully"
+    assert compose_file.condition(services["rabbitmq-users"], "rabbitmq") == "service_healthy"
 
 
 def test_compose_runs_with_auth_on_and_a_secret_from_the_environment(
     services: dict[str, Any],
 ) -> None:
     for name in APP_SERVICES:
-        environment = _environment(services[name])
+        environment = compose_file.environment(services[name])
         assert environment["AUTH_ENABLED"] == "true", name
         assert environment["TASKGATE_SECRET"].startswith("${TASKGATE_SECRET:?"), name
 
@@ -110,9 +100,12 @@ def test_compose_runs_with_auth_on_and_a_secret_from_the_environment(
 def test_compose_gives_api_and_workers_broker_users_of_their_own_and_no_guest(
     services: dict[str, Any],
 ) -> None:
-    api, worker = _environment(services["api"]), _environment(services["worker"])
+    api, worker = (
+        compose_file.environment(services["api"]),
+        compose_file.environment(services["worker"]),
+    )
     assert api["RMQ_USER"] != worker["RMQ_USER"]
-    assert "guest" not in _strings(services)
+    assert "guest" not in compose_file.strings(services)
     users = services["rabbitmq-users"]["environment"]
     assert {users["TASKGATE_API_RMQ_USER"], users["TASKGATE_WORKER_RMQ_USER"]} == {
         api["RMQ_USER"],
@@ -121,17 +114,6 @@ def test_compose_gives_api_and_workers_broker_users_of_their_own_and_no_guest(
     # The API may read no queue: its read permission names the exchanges only
     script = (ROOT / "deploy" / "rabbitmq" / "users.sh").read_text()
     assert 'read\\": \\"$exchanges' in script
-
-
-def _strings(value: Any) -> set[str]:
-    """Every string in a parsed YAML document."""
-    if isinstance(value, str):
-        return {value}
-    if isinstance(value, dict):
-        return {s for item in value.values() for s in _strings(item)} | set(map(str, value))
-    if isinstance(value, list):
-        return {s for item in value for s in _strings(item)}
-    return set()
 
 
 def test_compose_postgres_has_a_password_and_the_app_is_no_superuser(
@@ -143,7 +125,7 @@ def test_compose_postgres_has_a_password_and_the_app_is_no_superuser(
     init = (ROOT / "deploy" / "postgres" / "init-taskgate.sh").read_text()
     assert "NOSUPERUSER" in init
     for name in APP_SERVICES:
-        environment = _environment(services[name])
+        environment = compose_file.environment(services[name])
         assert environment["DB_USER"] == postgres["TASKGATE_DB_USER"] != "postgres"
         assert environment["DB_PASS"].startswith("${TASKGATE_DB_PASSWORD:?")
 
@@ -194,15 +176,6 @@ def prometheus_jobs() -> dict[str, Any]:
     return {job["job_name"]: job for job in config["scrape_configs"]}
 
 
-def _mounts(service: dict[str, Any]) -> dict[str, str]:
-    """Container path -> host path of a service's bind mounts of repository files."""
-    return {
-        volume.split(":")[1]: volume.split(":")[0]
-        for volume in service.get("volumes", [])
-        if volume.startswith("./")
-    }
-
-
 def _port_of(command: str) -> int:
     return int(command.split("--port", 1)[1].split()[0])
 
@@ -215,7 +188,7 @@ def test_compose_runs_prometheus_and_grafana_on_pinned_images(services: dict[str
 
 @pytest.mark.parametrize("name", ["prometheus", "grafana"])
 def test_compose_mounts_observability_files_that_exist(services: dict[str, Any], name: str) -> None:
-    mounts = _mounts(services[name])
+    mounts = compose_file.mounts(services[name])
     assert mounts, name
     for host in mounts.values():
         assert (ROOT / host).exists(), host
@@ -230,14 +203,14 @@ def test_prometheus_scrapes_the_api_where_it_listens(
     assert host == "api" and int(port) == _port_of(_command(services["api"]))
     assert job["metrics_path"] == "/metrics"
     # The API answers the Host Prometheus sends.
-    assert host in _environment(services["api"])["ALLOWED_HOSTS"].split(",")
+    assert host in compose_file.environment(services["api"])["ALLOWED_HOSTS"].split(",")
 
 
 def test_prometheus_scrapes_every_worker_container_on_its_metrics_port(
     services: dict[str, Any], prometheus_jobs: dict[str, Any]
 ) -> None:
     (discovery,) = prometheus_jobs["taskgate-worker"]["dns_sd_configs"]
-    worker = _environment(services["worker"])
+    worker = compose_file.environment(services["worker"])
     assert discovery["names"] == ["worker"]
     assert discovery["port"] == int(worker["WORKER_METRICS_PORT"]) > 0
     assert worker["WORKER_METRICS_HOST"] == "0.0.0.0"
@@ -248,19 +221,21 @@ def test_prometheus_scrapes_every_worker_container_on_its_metrics_port(
 def test_prometheus_presents_the_metrics_token_the_api_expects(
     compose: dict[str, Any], services: dict[str, Any], prometheus_jobs: dict[str, Any]
 ) -> None:
-    assert _environment(services["api"])["METRICS_TOKEN"].startswith("${METRICS_TOKEN:?")
+    assert compose_file.environment(services["api"])["METRICS_TOKEN"].startswith(
+        "${METRICS_TOKEN:?"
+    )
     assert compose["secrets"]["metrics-token"] == {"environment": "METRICS_TOKEN"}
     assert "metrics-token" in services["prometheus"]["secrets"]
     authorization = prometheus_jobs["taskgate-api"]["authorization"]
     assert authorization["credentials_file"] == "/run/secrets/metrics-token"
-    assert "/etc/prometheus/prometheus.yml" in _mounts(services["prometheus"])
+    assert "/etc/prometheus/prometheus.yml" in compose_file.mounts(services["prometheus"])
 
 
 def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(
     services: dict[str, Any],
 ) -> None:
     grafana = services["grafana"]
-    mounts = _mounts(grafana)
+    mounts = compose_file.mounts(grafana)
     provisioning = ROOT / mounts["/etc/grafana/provisioning"]
     (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
         "datasources"
@@ -275,7 +250,7 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(
     for panel in dashboard["panels"]:
         if panel["type"] != "row":
             assert panel["datasource"]["uid"] == source["uid"], panel["title"]
-    assert _environment(grafana)["GF_SECURITY_ADMIN_PASSWORD"].startswith(
+    assert compose_file.environment(grafana)["GF_SECURITY_ADMIN_PASSWORD"].startswith(
         "${GRAFANA_ADMIN_PASSWORD:?"
     )
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from config.settings import Settings
+from tests.support import compose_file
 
 ROOT = Path(__file__).resolve().parent.parent
 RABBIT_NODES = ("rabbitmq1", "rabbitmq2", "rabbitmq3")
@@ -27,25 +28,8 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return compose["services"]
 
 
-def _environment(service: dict[str, Any]) -> dict[str, str]:
-    return {name: str(value) for name, value in service.get("environment", {}).items()}
-
-
-def _mounts(service: dict[str, Any]) -> dict[str, str]:
-    """Container path -> host path of a service's bind mounts of repository files."""
-    return {
-        volume.split(":")[1]: volume.split(":")[0]
-        for volume in service.get("volumes", [])
-        if volume.startswith("./")
-    }
-
-
-def _condition(service: dict[str, Any], dependency: str) -> str:
-    return service["depends_on"][dependency]["condition"]
-
-
 def _rabbitmq_conf(service: dict[str, Any]) -> str:
-    return (ROOT / _mounts(service)["/etc/rabbitmq/rabbitmq.conf"]).read_text()
+    return (ROOT / compose_file.mounts(service)["/etc/rabbitmq/rabbitmq.conf"]).read_text()
 
 
 def test_every_service_has_an_image_or_a_build(services: dict[str, Any]) -> None:
@@ -58,7 +42,7 @@ def test_every_service_has_an_image_or_a_build(services: dict[str, Any]) -> None
 
 def test_every_mounted_file_exists(services: dict[str, Any]) -> None:
     for name, service in services.items():
-        for host in _mounts(service).values():
+        for host in compose_file.mounts(service).values():
             assert (ROOT / host).is_file(), (name, host)
 
 
@@ -66,7 +50,7 @@ def test_the_rabbitmq_nodes_share_a_cookie_and_each_has_its_own_name_and_volume(
     services: dict[str, Any],
 ) -> None:
     nodes = [services[name] for name in RABBIT_NODES]
-    cookies = {_environment(node)["RABBITMQ_ERLANG_COOKIE"] for node in nodes}
+    cookies = {compose_file.environment(node)["RABBITMQ_ERLANG_COOKIE"] for node in nodes}
     assert len(cookies) == 1 and cookies.pop().startswith("${RABBITMQ_ERLANG_COOKIE:?")
     assert [node["hostname"] for node in nodes] == list(RABBIT_NODES)
     data = [v for node in nodes for v in node["volumes"] if v.endswith(":/var/lib/rabbitmq")]
@@ -90,10 +74,10 @@ def test_the_rabbitmq_nodes_join_the_first_and_are_health_checked(
     for name in RABBIT_NODES:
         assert services[name]["healthcheck"]["test"], name
     for name in RABBIT_NODES[1:]:
-        assert _condition(services[name], "rabbitmq1") == "service_healthy"
+        assert compose_file.condition(services[name], "rabbitmq1") == "service_healthy"
     for name in RABBIT_NODES:
-        assert _condition(services["rabbitmq-users"], name) == "service_healthy"
-    users = _environment(services["rabbitmq-users"])
+        assert compose_file.condition(services["rabbitmq-users"], name) == "service_healthy"
+    users = compose_file.environment(services["rabbitmq-users"])
     assert users["RABBITMQ_MANAGEMENT_URL"].split("//")[1].split(":")[0] in RABBIT_NODES
     script = (ROOT / "deploy" / "rabbitmq" / "users.sh").read_text()
     assert "${RABBITMQ_MANAGEMENT_URL:-" in script
@@ -101,54 +85,57 @@ def test_the_rabbitmq_nodes_join_the_first_and_are_health_checked(
 
 def test_apis_and_workers_know_every_rabbitmq_node(services: dict[str, Any]) -> None:
     for name in APP_SERVICES:
-        environment = _environment(services[name])
+        environment = compose_file.environment(services[name])
         hosts = [address.split(":")[0] for address in environment["RMQ_HOSTS"].split(",")]
         assert sorted(hosts) == list(RABBIT_NODES), name
         assert "RMQ_HOST" not in environment, name
-    assert Settings(rmq_hosts=_environment(services["api1"])["RMQ_HOSTS"]).rmq_addresses == [
-        (node, 5672) for node in RABBIT_NODES
-    ]
+    assert Settings(
+        rmq_hosts=compose_file.environment(services["api1"])["RMQ_HOSTS"]
+    ).rmq_addresses == [(node, 5672) for node in RABBIT_NODES]
 
 
 def test_apis_and_workers_go_through_pgbouncer_in_transaction_pooling(
     services: dict[str, Any],
 ) -> None:
     pgbouncer = services["pgbouncer"]
-    assert _environment(pgbouncer)["POOL_MODE"] == "transaction"
-    assert _environment(pgbouncer)["DB_HOST"] == "postgres"
-    assert _condition(pgbouncer, "postgres") == "service_healthy"
+    assert compose_file.environment(pgbouncer)["POOL_MODE"] == "transaction"
+    assert compose_file.environment(pgbouncer)["DB_HOST"] == "postgres"
+    assert compose_file.condition(pgbouncer, "postgres") == "service_healthy"
     assert pgbouncer["healthcheck"]["test"]
     for name in (*APIS, "worker"):
-        environment = _environment(services[name])
+        environment = compose_file.environment(services[name])
         assert environment["DB_HOST"] == "pgbouncer", name
-        assert environment["DB_PORT"] == _environment(pgbouncer)["LISTEN_PORT"], name
+        assert environment["DB_PORT"] == compose_file.environment(pgbouncer)["LISTEN_PORT"], name
         assert environment["DB_PGBOUNCER"] == "true", name
         # The API's LISTEN (and the migrations) need PostgreSQL itself.
         assert environment["DB_DIRECT_HOST"] == "postgres", name
-        assert _condition(services[name], "pgbouncer") == "service_healthy", name
+        assert compose_file.condition(services[name], "pgbouncer") == "service_healthy", name
 
 
 def test_app_services_set_only_known_settings(services: dict[str, Any]) -> None:
     known = {field.upper() for field in Settings.model_fields}
     for name in APP_SERVICES:
-        unknown = set(_environment(services[name])) - known
+        unknown = set(compose_file.environment(services[name])) - known
         assert not unknown, f"{name} sets {sorted(unknown)}, which Settings does not read"
 
 
 def test_apis_and_workers_wait_for_migrations_and_their_broker_users(
     services: dict[str, Any],
 ) -> None:
-    assert _condition(services["migrate"], "postgres") == "service_healthy"
+    assert compose_file.condition(services["migrate"], "postgres") == "service_healthy"
     for name in (*APIS, "worker"):
-        assert _condition(services[name], "migrate") == "service_completed_successfully"
-        assert _condition(services[name], "rabbitmq-users") == "service_completed_successfully"
+        assert compose_file.condition(services[name], "migrate") == "service_completed_successfully"
+        assert (
+            compose_file.condition(services[name], "rabbitmq-users")
+            == "service_completed_successfully"
+        )
 
 
 def test_the_load_balancer_sends_to_both_api_replicas_once_they_are_healthy(
     services: dict[str, Any],
 ) -> None:
     lb = services["lb"]
-    conf = (ROOT / _mounts(lb)["/etc/nginx/conf.d/default.conf"]).read_text()
+    conf = (ROOT / compose_file.mounts(lb)["/etc/nginx/conf.d/default.conf"]).read_text()
     upstream = re.search(r"upstream (\w+) \{(.*?)\}", conf, re.S)
     assert upstream is not None
     servers = re.findall(r"^\s*server (\S+?):(\d+)", upstream.group(2), re.M)
@@ -157,11 +144,11 @@ def test_the_load_balancer_sends_to_both_api_replicas_once_they_are_healthy(
     assert f"proxy_pass http://{upstream.group(1)};" in conf
     for name in APIS:
         assert services[name]["healthcheck"]["test"], name
-        assert _condition(lb, name) == "service_healthy"
+        assert compose_file.condition(lb, name) == "service_healthy"
         assert "ports" not in services[name], name
     assert lb["ports"] == ["127.0.0.1:8000:8000"]
     # The API answers the Host a client of the load balancer sends.
-    allowed = _environment(services["api1"])["ALLOWED_HOSTS"].split(",")
+    allowed = compose_file.environment(services["api1"])["ALLOWED_HOSTS"].split(",")
     assert {"localhost", "lb"} <= set(allowed)
 
 
@@ -176,23 +163,12 @@ def test_auth_is_on_and_every_secret_comes_from_the_environment(
     services: dict[str, Any],
 ) -> None:
     for name in APP_SERVICES:
-        assert _environment(services[name])["AUTH_ENABLED"] == "true", name
+        assert compose_file.environment(services[name])["AUTH_ENABLED"] == "true", name
     for name, service in services.items():
-        for variable, value in _environment(service).items():
+        for variable, value in compose_file.environment(service).items():
             if any(word in variable for word in SECRET_WORDS) and not variable.endswith("_USER"):
                 assert value.startswith(f"${{{_source(value)}:?"), (name, variable)
-    assert not any("guest" in text for text in _strings(services))
-
-
-def _strings(value: Any) -> set[str]:
-    """Every string (key or value) in a parsed YAML document."""
-    if isinstance(value, str):
-        return {value}
-    if isinstance(value, dict):
-        return {s for item in value.values() for s in _strings(item)} | set(map(str, value))
-    if isinstance(value, list):
-        return {s for item in value for s in _strings(item)}
-    return set()
+    assert not any("guest" in text for text in compose_file.strings(services))
 
 
 def _source(value: str) -> str:
