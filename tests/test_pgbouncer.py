@@ -59,13 +59,8 @@ async def pooled_stack(bouncer: pgbouncer.PgBouncer) -> AsyncIterator[Stack]:
             "DB_DIRECT_PORT": str(port),
         },
     )
-    try:
-        await stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        print(stack.logs())
-        await stack.delete_queues()
+    async for running in stack.running():
+        yield running
 
 
 @pytest.fixture

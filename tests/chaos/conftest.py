@@ -9,28 +9,17 @@ from tests.chaos.stack import Report, Stack
 REPORTS: list[Report] = []
 
 
-async def _running_stack() -> AsyncIterator[Stack]:
-    started = Stack(workers=2)
-    try:
-        await started.start()
-        yield started
-    finally:
-        started.stop()
-        print(started.logs())
-        await started.delete_queues()
-
-
 @pytest.fixture
 async def stack(migrated_database: None) -> AsyncIterator[Stack]:
     """An API and two workers on queues of their own, for one test that may break them."""
-    async for running in _running_stack():
+    async for running in Stack(workers=2).running():
         yield running
 
 
 @pytest.fixture(scope="module")
 async def shared_stack(migrated_database: None) -> AsyncIterator[Stack]:
     """An API and two workers on queues of their own, for tests that break nothing."""
-    async for running in _running_stack():
+    async for running in Stack(workers=2).running():
         yield running
 
 

@@ -8,6 +8,7 @@ import itertools
 import socket
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +138,17 @@ class Stack:
                 known_queues(SETTINGS), base=self.queue, dead_letter=f"{self.prefix}.dead-letter"
             )
         )
+
+    async def running(self) -> AsyncIterator["Stack"]:
+        """Start the stack for a fixture's `yield`; afterwards stop it, show its logs and
+        remove its queues, also when starting failed."""
+        try:
+            await self.start()
+            yield self
+        finally:
+            self.stop()
+            print(self.logs())
+            await self.delete_queues()
 
     def logs(self) -> str:
         return "\n".join(

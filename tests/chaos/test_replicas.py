@@ -44,14 +44,8 @@ REPLICA_ENV = {
 @pytest.fixture(scope="module")
 async def replicas(migrated_database: None) -> AsyncIterator[Stack]:
     """Two API processes and two workers on queues of their own."""
-    stack = Stack(apis=2, workers=2, env=REPLICA_ENV)
-    try:
-        await stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        print(stack.logs())
-        await stack.delete_queues()
+    async for running in Stack(apis=2, workers=2, env=REPLICA_ENV).running():
+        yield running
 
 
 async def test_tasks_submitted_to_both_apis_run_once_and_delayed_ones_not_early(
