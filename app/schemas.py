@@ -134,6 +134,13 @@ class TaskSubmit(BaseModel):
             "with another body is a 409. The Idempotency-Key header does the same."
         ),
     )
+    concurrency_key: IdempotencyKey | None = Field(
+        default=None,
+        description=(
+            "Tasks sharing a key (say, a customer's id) share their queue's "
+            "key_concurrency_limit: one key's backlog cannot starve the others."
+        ),
+    )
 
     @model_validator(mode="after")
     def one_schedule(self) -> "TaskSubmit":
@@ -162,6 +169,14 @@ class AttemptError(BaseModel):
     )
 
 
+class ProgressOut(BaseModel):
+    """How far a running task's handler says it is."""
+
+    fraction: float = Field(ge=0, le=1, description="0 to 1.")
+    message: str | None = None
+    updated_at: datetime
+
+
 class TaskOut(BaseModel):
     """A task's state, result or error."""
 
@@ -187,6 +202,20 @@ class TaskOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    concurrency_key: str | None = Field(
+        default=None, description="The key whose key_concurrency_limit the task counts toward."
+    )
+    held_reason: str | None = Field(
+        default=None,
+        description=(
+            "Why a queued task waits unsent: its queue is paused, or at a limit "
+            "(concurrency_limit, key_concurrency_limit, rate_limit_per_second)."
+        ),
+    )
+    schedule_id: UUID | None = Field(default=None, description="The schedule that made it.")
+    progress: ProgressOut | None = Field(
+        default=None, description="What its handler last reported of its progress."
+    )
 
 
 class DeadTaskOut(TaskOut):

@@ -123,6 +123,14 @@ class Task(Base):
             "due_at",
             postgresql_where=text("status = 'retrying'"),
         ),
+        # Tasks a queue control holds back, for the release (migration 0009).
+        Index(
+            "ix_tasks_held",
+            "tenant",
+            "queue",
+            "created_at",
+            postgresql_where=text("held_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -161,6 +169,16 @@ class Task(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Times the task was replayed from the dead-letter queue (each replay restarts attempts).
     replays: Mapped[int] = mapped_column(server_default=text("0"))
+    # Tasks sharing a key share its queue's key_concurrency_limit (say, one customer's).
+    concurrency_key: Mapped[str | None] = mapped_column(Text)
+    # A queued task a queue control holds back (paused, a limit), and since when: it has
+    # no message in the broker until the control lets it go (services/queue_controls.py).
+    held_reason: Mapped[str | None] = mapped_column(Text)
+    held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The schedule whose tick made the task.
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # What the handler last said of its progress: {"fraction", "message", "updated_at"}.
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Role(enum.StrEnum):
@@ -201,6 +219,38 @@ class RateBucket(Base):
     key_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     tokens: Mapped[float]
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QueueSettings(Base):
+    """A tenant's controls over one named queue, enforced by every worker."""
+
+    __tablename__ = "queue_settings"
+    __table_args__ = (
+        CheckConstraint(
+            "concurrency_limit IS NULL OR concurrency_limit > 0", name="concurrency_limit_positive"
+        ),
+        CheckConstraint(
+            "key_concurrency_limit IS NULL OR key_concurrency_limit > 0",
+            name="key_concurrency_limit_positive",
+        ),
+        CheckConstraint(
+            "rate_limit_per_second IS NULL OR rate_limit_per_second > 0",
+            name="rate_limit_positive",
+        ),
+    )
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    paused: Mapped[bool] = mapped_column(server_default=text("false"))
+    # Tasks of the queue running at once, across every worker (None: no limit).
+    concurrency_limit: Mapped[int | None]
+    # Tasks of one concurrency key running at once.
+    key_concurrency_limit: Mapped[int | None]
+    # Task starts per second, across every worker: a token bucket of one second's starts.
+    rate_limit_per_second: Mapped[float | None]
+    tokens: Mapped[float] = mapped_column(server_default=text("0"))
+    tokens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class TenantLoad(Base):

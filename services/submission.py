@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,9 @@ class Submission:
     # At most one of these: wait this long, or until then, before the task may start.
     delay_seconds: float | None = None
     run_at: datetime | None = None
+    concurrency_key: str | None = None
+    # The schedule whose tick makes this task.
+    schedule_id: uuid.UUID | None = None
 
     def start_at(self, now: datetime) -> datetime | None:
         """When the task may start, if not at once."""
@@ -212,6 +216,8 @@ class Submitter:
             "tenant": tenant,
             "idempotency_key": submission.idempotency_key,
             "request_hash": _request_hash(submission, valid.payload, queue, max_attempts),
+            "concurrency_key": submission.concurrency_key,
+            "schedule_id": submission.schedule_id,
         }
 
     async def _record_single_submits(self, rows: list[dict[str, Any]]) -> list[Recorded]:
@@ -284,6 +290,7 @@ def _request_hash(
         "max_attempts": max_attempts,
         "delay_seconds": submission.delay_seconds,
         "run_at": submission.run_at.isoformat() if submission.run_at else None,
+        "concurrency_key": submission.concurrency_key,
     }
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -10,7 +10,7 @@ from typing import Any
 TaskRow = dict[str, Any]
 
 # One array per column: any number of rows in one prepared statement. A row is inserted
-# only while its tenant stays within $12 unfinished tasks (0: no limit), counting the rows
+# only while its tenant stays within $14 unfinished tasks (0: no limit), counting the rows
 # before it in this statement; tenant_load is kept by triggers (migration 0007). Rows go in
 # in the order given (the caller's: by idempotency key).
 INSERT_TASKS = """
@@ -18,17 +18,18 @@ WITH incoming AS (
     SELECT rows.*, row_number() OVER (PARTITION BY rows.tenant ORDER BY rows.ordinal) AS nth
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[],
                  $6::timestamptz[], $7::jsonb[], $8::int[], $9::text[], $10::text[],
-                 $11::text[]) WITH ORDINALITY
+                 $11::text[], $12::text[], $13::uuid[]) WITH ORDINALITY
          AS rows(id, name, queue, priority, status, run_at, payload, max_attempts, tenant,
-                 idempotency_key, request_hash, ordinal)
+                 idempotency_key, request_hash, concurrency_key, schedule_id, ordinal)
 )
 INSERT INTO tasks (id, name, queue, priority, status, run_at, payload, max_attempts, tenant,
-                   idempotency_key, request_hash)
+                   idempotency_key, request_hash, concurrency_key, schedule_id)
 SELECT incoming.id, incoming.name, incoming.queue, incoming.priority, incoming.status,
        incoming.run_at, incoming.payload, incoming.max_attempts, incoming.tenant,
-       incoming.idempotency_key, incoming.request_hash
+       incoming.idempotency_key, incoming.request_hash, incoming.concurrency_key,
+       incoming.schedule_id
 FROM incoming LEFT JOIN tenant_load ON tenant_load.tenant = incoming.tenant
-WHERE $12::bigint = 0 OR coalesce(tenant_load.unfinished, 0) + incoming.nth <= $12::bigint
+WHERE $14::bigint = 0 OR coalesce(tenant_load.unfinished, 0) + incoming.nth <= $14::bigint
 ORDER BY incoming.ordinal
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *
@@ -45,6 +46,8 @@ INSERTED_COLUMNS = (
     "tenant",
     "idempotency_key",
     "request_hash",
+    "concurrency_key",
+    "schedule_id",
 )
 KEY_HOLDERS = """
 SELECT tasks.* FROM tasks

@@ -80,6 +80,7 @@ def _submission(body: TaskSubmit, key: str | None = None) -> Submission:
         queue=body.queue,
         priority=body.priority,
         idempotency_key=key or body.idempotency_key,
+        concurrency_key=body.concurrency_key,
         delay_seconds=body.delay_seconds,
         run_at=body.run_at,
     )
