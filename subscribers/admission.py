@@ -40,23 +40,36 @@ class AdmissionGate:
         return sum(len(queue) for queue in self._waiting.values())
 
     async def _acquire(self, band: Band) -> None:
-        if self._free > 0 and not self.waiting:
-            self._free -= 1
-            return
         turn = asyncio.get_running_loop().create_future()
         self._waiting[band].append(turn)
+        self._grant()
         try:
             await turn
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
                 self._release()  # granted, then cancelled: pass the slot on
             else:
-                self._waiting[band].remove(turn)
+                # Gone already if a grant passed over it (see _grant).
+                with contextlib.suppress(ValueError):
+                    self._waiting[band].remove(turn)
             raise
 
     def _release(self) -> None:
         self._free += 1
-        while self._free > 0 and (band := self._next_band()) is not None:
+        self._grant()
+
+    def _grant(self) -> None:
+        """Hand free slots to waiting bands by weight."""
+        while self._free > 0:
+            # A cancelled waiter's future is cancelled at once, its own cleanup runs later:
+            # a lost broker connection cancels every waiting delivery together, and a slot
+            # given to one of them would be lost for good.
+            for queue in self._waiting.values():
+                while queue and queue[0].done():
+                    queue.popleft()
+            band = self._next_band()
+            if band is None:
+                return
             self._free -= 1
             self._waiting[band].popleft().set_result(None)
 

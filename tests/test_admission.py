@@ -103,3 +103,26 @@ async def test_a_cancelled_waiter_gives_up_its_place_and_a_granted_one_its_slot(
     assert started == [Band.NORMAL, Band.LOW]
     async with asyncio.timeout(1), gate.slot(Band.LOW):
         assert gate.waiting == 0
+
+
+async def test_a_waiter_cancelled_just_before_a_slot_frees_loses_no_slot():
+    # Given one slot taken and a task waiting for it
+    gate, started = AdmissionGate(slots=1), []
+    release = asyncio.Event()
+    blocker = asyncio.create_task(hold(gate, Band.NORMAL, started, release))
+    await settle()
+    waiter = asyncio.create_task(hold(gate, Band.NORMAL, started, release))
+    await settle()
+
+    # When the waiter is cancelled and the slot frees before the waiter's cleanup has run
+    # (as when a closing channel cancels every delivery at once)
+    release.set()
+    waiter.cancel()
+    await blocker
+
+    # Then the holder left cleanly, the waiter was cancelled, and the slot is free again
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert started == [Band.NORMAL]
+    async with asyncio.timeout(1), gate.slot(Band.LOW):
+        assert gate.waiting == 0
