@@ -15,7 +15,8 @@ from services.relay import OutboxRelay
 from services.retention import RetentionSweep
 from subscribers.admission import AdmissionGate
 from subscribers.cancel_requests import CancelRequests
-from subscribers.execution import Executor
+from subscribers.execution import RELEASE_TIMEOUT_SECONDS, Executor
+from subscribers.in_flight import InFlight
 from subscribers.leases import LeaseKeeper
 
 # The name the runtime goes by in FastStream's context.
@@ -49,6 +50,7 @@ class WorkerRuntime:
             cancel_requests=self.cancel_requests,
         )
         self.gate = AdmissionGate(slots=settings.worker_concurrency)
+        self.in_flight = InFlight()
         self.executor = Executor(
             settings=settings,
             database=database,
@@ -82,7 +84,9 @@ class WorkerRuntime:
         await self.relay.stop()
 
     async def close(self) -> None:
-        """Once in-flight tasks have ended: stop renewing leases, close the database."""
+        """Once the broker has stopped: hand back the tasks still running past the grace
+        period, stop renewing leases, close the database."""
+        await self.in_flight.stop(wait_seconds=RELEASE_TIMEOUT_SECONDS + 1)
         await self.leases.stop()
         await self.database.dispose()
 

@@ -43,6 +43,10 @@ async def is_task_batch(message: StreamMessage[Any]) -> bool:
 
 
 async def _run(worker: WorkerRuntime, task: TaskMessage, *, alone: bool) -> None:
+    await worker.in_flight.run(_run_to_end(worker, task, alone=alone))
+
+
+async def _run_to_end(worker: WorkerRuntime, task: TaskMessage, *, alone: bool) -> None:
     with observed(task, worker.tracer) as attempt:
         async with worker.gate.slot(band_of(task.priority)):
             outcome = await worker.executor.execute(task_id=task.id)
