@@ -19,12 +19,15 @@ from pydantic import (
 )
 
 from config import names
-from db.models import Role, TaskStatus
+from db.models import Role
 from db.tasks.filters import DeadLetterFilter
 from db.tasks.reads import Page
 from services.handlers.registry import TaskHandler
 from services.pagination import encode_cursor
 from services.payloads import unstorable
+from services.task_resource import AttemptError as AttemptError
+from services.task_resource import ProgressOut as ProgressOut
+from services.task_resource import TaskOut as TaskOut
 
 T = TypeVar("T")
 
@@ -155,67 +158,6 @@ class BatchSubmit(BaseModel):
     model_config = STRICT_BODY
 
     tasks: list[TaskSubmit] = Field(min_length=1, max_length=PARSE_MAX_BATCH)
-
-
-class AttemptError(BaseModel):
-    """One failed attempt."""
-
-    attempt: int
-    error: str
-    started_at: datetime | None = None
-    failed_at: datetime | None = None
-    retry_in: float | None = Field(
-        default=None, description="Seconds waited before the next attempt (none: gave up)."
-    )
-
-
-class ProgressOut(BaseModel):
-    """How far a running task's handler says it is."""
-
-    fraction: float = Field(ge=0, le=1, description="0 to 1.")
-    message: str | None = None
-    updated_at: datetime
-
-
-class TaskOut(BaseModel):
-    """A task's state, result or error."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: UUID
-    tenant: str = Field(description="The tenant of the key that submitted it.")
-    name: str
-    queue: str
-    priority: int
-    status: TaskStatus
-    payload: dict[str, Any]
-    result: Any | None
-    error: str | None
-    attempts: int
-    max_attempts: int
-    errors: list[AttemptError] = Field(description="Every failed attempt, oldest first.")
-    replays: int = Field(description="Times the task was replayed from the dead-letter queue.")
-    run_at: datetime | None = Field(description="When a delayed task may start.")
-    cancel_requested_at: datetime | None = Field(
-        description="When a client asked to cancel the task while it ran."
-    )
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    concurrency_key: str | None = Field(
-        default=None, description="The key whose key_concurrency_limit the task counts toward."
-    )
-    held_reason: str | None = Field(
-        default=None,
-        description=(
-            "Why a queued task waits unsent: its queue is paused, or at a limit "
-            "(concurrency_limit, key_concurrency_limit, rate_limit_per_second)."
-        ),
-    )
-    schedule_id: UUID | None = Field(default=None, description="The schedule that made it.")
-    progress: ProgressOut | None = Field(
-        default=None, description="What its handler last reported of its progress."
-    )
 
 
 class DeadTaskOut(TaskOut):

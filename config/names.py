@@ -83,3 +83,22 @@ HEADER_SIGNATURE = "x-taskgate-signature"
 # Set (and signed) by a worker that dead-letters a message it could not trust: the record
 # names no task, and changes none.
 HEADER_UNVERIFIED = "x-taskgate-unverified"
+
+# Webhooks: the headers of each delivery (its event, the event's id, which stays the same
+# on every retry, and `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), and the
+# retries of one that failed: 1 s doubling up to an hour between attempts, each wait cut by
+# up to a quarter at random (so receivers that came back are not hit all at once), until
+# 26 hours after the event; then it is given up.
+HEADER_WEBHOOK_EVENT = "Taskgate-Event"
+HEADER_WEBHOOK_EVENT_ID = "Taskgate-Event-Id"
+HEADER_WEBHOOK_SIGNATURE = "Taskgate-Signature"
+WEBHOOK_FIRST_RETRY_SECONDS = 1.0
+WEBHOOK_MAX_RETRY_SECONDS = 3600.0
+WEBHOOK_RETRY_JITTER = 0.25
+WEBHOOK_GIVE_UP_SECONDS = 26 * 3600
+# Webhooks one tenant may have: each one multiplies the deliveries of every task event.
+MAX_WEBHOOKS_PER_TENANT = 20
+
+# The idempotency key of the task a schedule makes at a tick: `schedule:<id>:<tick>`, the
+# tick in ISO 8601 (UTC). However many processes race for the tick, it has one task.
+SCHEDULE_KEY_PREFIX = "schedule"

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # such a task must be (younger ones are still being published by the API).
     outbox_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_grace_seconds: float = Field(default=5.0, ge=0)
+    # Queue controls: how often each worker looks for held tasks its queue's controls now
+    # let go (it also looks at once when a task of such a queue ends on it). A resume takes
+    # effect within this long.
+    queue_controls_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     # How long the API waits for the broker to confirm a publish before leaving the task to
     # the relay (the task is already recorded either way).
     publish_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -75,6 +79,9 @@ class Settings(BaseSettings):
     retention_dead_seconds: int = Field(default=30 * 24 * 3600, ge=0)
     retention_interval_seconds: float = Field(default=60.0, gt=0)
     retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    # Schedules (README: Schedules): every process looks this often for schedules whose
+    # tick has come and makes their tasks; a tick is late by up to about this much.
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0, le=60)
 
     # Security (README: Security). Every endpoint but the probes and the documentation needs
     # an API key unless AUTH_ENABLED is false; requests whose Host is not listed are refused
@@ -100,12 +107,33 @@ class Settings(BaseSettings):
     # Tasks one tenant may have unfinished at once (0: no limit).
     tenant_max_unfinished: int = Field(default=1_000_000, ge=0)
 
+    # Webhooks (README: Webhooks). A webhook may not target a loopback, private, link-local,
+    # multicast, reserved or unspecified address (checked when it is made and again at each
+    # send), or any API key could make Taskgate reach into its own network (SSRF): true
+    # lifts that, for receivers on the same network (and the tests'). Each send waits
+    # WEBHOOK_TIMEOUT_SECONDS for an answer; every process looks for due deliveries every
+    # WEBHOOK_INTERVAL_SECONDS and sends up to WEBHOOK_CONCURRENCY at once (0: none).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    webhook_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_concurrency: int = Field(default=16, ge=0, le=1000)
+
     # The dashboard (README: Dashboard): how long a login lasts, how often its live figures
     # refresh, the window of recent tasks they count, and the span of its throughput chart.
     dashboard_session_seconds: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
     dashboard_refresh_seconds: float = Field(default=3.0, ge=0.5, le=300)
     dashboard_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     dashboard_chart_seconds: int = Field(default=300, ge=30, le=3600)
+
+    # Progress (README: Progress): a task's progress is written at most once per this many
+    # seconds (the latest report wins, the last one is written when the handler ends).
+    progress_min_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
+    # Live events (README: Live events): each open stream reads its task every
+    # SSE_POLL_SECONDS (and at once when it finishes); a process serves SSE_MAX_STREAMS at
+    # once (503 beyond), each for SSE_MAX_SECONDS at most (the client then reconnects).
+    sse_poll_seconds: float = Field(default=0.5, ge=0.05, le=30)
+    sse_max_streams: int = Field(default=200, ge=1, le=100_000)
+    sse_max_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
 
     # Comma-separated modules whose @task_handler functions are loaded beside the built-ins.
     taskgate_handlers: str = ""

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     MetaData,
     Text,
@@ -16,7 +17,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -130,6 +131,24 @@ class Task(Base):
             "queue",
             "created_at",
             postgresql_where=text("held_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_tasks_held_key",
+            "tenant",
+            "queue",
+            "concurrency_key",
+            "created_at",
+            postgresql_where=text("held_at IS NOT NULL"),
+        ),
+        # The tasks a schedule made, newest first (migration 0010): partial, so tasks of no
+        # schedule cost it nothing.
+        Index(
+            "ix_tasks_tenant_schedule_id_created_at_id",
+            "tenant",
+            "schedule_id",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("schedule_id IS NOT NULL"),
         ),
     )
 
@@ -253,6 +272,61 @@ class QueueSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class CatchUp(enum.StrEnum):
+    """What a schedule does with the ticks it missed while nothing ran."""
+
+    # Skip them: the next task is the next tick's.
+    NONE = "none"
+    # One task, for the most recent of them.
+    ONCE = "once"
+
+
+class Schedule(Base):
+    """A tenant's recurring task: made at every tick of a cron expression (in a time zone)
+    or of an interval."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("(cron IS NULL) <> (interval_seconds IS NULL)", name="one_timing"),
+        CheckConstraint(
+            "interval_seconds IS NULL OR interval_seconds > 0", name="interval_positive"
+        ),
+        CheckConstraint("catch_up IN ('none', 'once')", name="catch_up_known"),
+        # A paused schedule has no next run; resuming gives it one.
+        CheckConstraint("paused = (next_run_at IS NULL)", name="next_run_unless_paused"),
+        Index(
+            "ix_schedules_tenant_created_at_id",
+            "tenant",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
+        # The scheduler's work list.
+        Index("ix_schedules_due", "next_run_at", postgresql_where=text("NOT paused")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    # Exactly one of these: a five-field cron expression, or seconds between ticks.
+    cron: Mapped[str | None] = mapped_column(Text)
+    interval_seconds: Mapped[int | None]
+    # The IANA time zone the cron expression is read in.
+    timezone: Mapped[str] = mapped_column(Text, server_default=text("'UTC'"))
+    # The task each tick makes (validated as a submit is; a null queue: the handler's).
+    task_name: Mapped[str] = mapped_column(Text)
+    task_payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    task_queue: Mapped[str | None] = mapped_column(Text)
+    task_priority: Mapped[int] = mapped_column(server_default=text("5"))
+    paused: Mapped[bool] = mapped_column(server_default=text("false"))
+    catch_up: Mapped[str] = mapped_column(Text, server_default=text("'once'"))
+    # The next tick (UTC); NULL while paused.
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When it last made a task (a tick, or a trigger).
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class TenantLoad(Base):
     """How many unfinished tasks a tenant has, kept by triggers on the tasks table."""
 
@@ -260,3 +334,118 @@ class TenantLoad(Base):
 
     tenant: Mapped[str] = mapped_column(Text, primary_key=True)
     unfinished: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class WebhookEvent(enum.StrEnum):
+    """What a webhook may be told of: a task reaching one of these states."""
+
+    SUCCEEDED = "task.succeeded"
+    DEAD = "task.dead"
+    CANCELLED = "task.cancelled"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one event's delivery to one webhook is."""
+
+    # Not tried yet; tried and failed, to be tried again at next_attempt_at.
+    PENDING = "pending"
+    FAILING = "failing"
+    DELIVERED = "delivered"
+    # Failed until WEBHOOK_GIVE_UP_SECONDS after the event: not tried again.
+    GIVEN_UP = "given_up"
+
+
+class Webhook(Base):
+    """A tenant's endpoint for task events (migration 0011)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_tenant_created_at", "tenant", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # Kept as it is, not hashed: every delivery is signed with it.
+    secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: written by a trigger on the tasks table in the very
+    transaction that changed the task, sent (and retried) by every process's sender."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'failing', 'delivered', 'given_up')", name="status_known"
+        ),
+        # The senders' work list: partial, so delivered ones leave it.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'failing')"),
+        ),
+        # The finished ones by age, for their deletion (services/webhooks/pruning.py).
+        Index(
+            "ix_webhook_deliveries_finished",
+            "occurred_at",
+            postgresql_where=text("status IN ('delivered', 'given_up')"),
+        ),
+        Index(
+            "ix_webhook_deliveries_webhook_id_occurred_at_id",
+            "webhook_id",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
+    )
+    webhook_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhooks.id", ondelete="CASCADE")
+    )
+    event: Mapped[str] = mapped_column(Text)
+    # The same for every webhook told of the event, and on every retry (Taskgate-Event-Id).
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # The task's row as the event left it (less its traceback): what the body shows, even
+    # once the task has moved on or been deleted.
+    task: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'pending'"))
+    # Attempts started (a claim counts one).
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    occurred_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    # NULL once delivered or given up; while an attempt runs, when it may be taken over.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDeliveryAttempt(Base):
+    """One try at a delivery: the receiver's status code, or why there was none."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    __table_args__ = (
+        Index(
+            "ix_webhook_delivery_attempts_delivery_id_attempted_at",
+            "delivery_id",
+            "attempted_at",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
+    )
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    attempted_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -25,6 +25,17 @@ class UnknownQueueError(TaskgateError):
         )
 
 
+class QueueNotFoundError(TaskgateError):
+    """A named queue that no handler and no TASKGATE_QUEUES entry declares."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        super().__init__(
+            f"no queue named {name!r}; known queues: {', '.join(known)} (a handler's queue, "
+            "or one listed in TASKGATE_QUEUES)"
+        )
+
+
 class InvalidPayloadError(TaskgateError):
     """The payload does not match the handler's payload type."""
 
@@ -168,3 +179,34 @@ class KeyNotFoundError(TaskgateError):
     def __init__(self, key_id: object) -> None:
         self.key_id = key_id
         super().__init__(f"no API key with id {key_id}")
+
+
+class ScheduleNotFoundError(TaskgateError):
+    def __init__(self, schedule_id: object) -> None:
+        self.schedule_id = schedule_id
+        super().__init__(f"no schedule with id {schedule_id}")
+
+
+class InvalidScheduledTaskError(TaskgateError):
+    """The task a schedule would make is invalid, as a submit of it would be; `error` says
+    how (its location is within the schedule's `task`)."""
+
+    def __init__(self, error: TaskgateError) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+class WebhookNotFoundError(TaskgateError):
+    def __init__(self, webhook_id: object) -> None:
+        self.webhook_id = webhook_id
+        super().__init__(f"no webhook with id {webhook_id}")
+
+
+class TooManyWebhooksError(TaskgateError):
+    """The tenant has as many webhooks as it may; one must go before another is made."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"this tenant already has {limit} webhooks, the most it may have; delete one first"
+        )

@@ -24,18 +24,23 @@ from services.errors import (
     InvalidFieldError,
     InvalidFilterError,
     InvalidPayloadError,
+    InvalidScheduledTaskError,
     KeyNotFoundError,
     NotAuthenticatedError,
     NotReplayableError,
+    QueueNotFoundError,
     RateLimitedError,
+    ScheduleNotFoundError,
     TaskChangedError,
     TaskFinishedError,
     TaskgateError,
     TaskNotDeadError,
     TaskNotFoundError,
     TenantBusyError,
+    TooManyWebhooksError,
     UnknownHandlerError,
     UnknownQueueError,
+    WebhookNotFoundError,
 )
 from services.payloads import make_storable
 
@@ -67,6 +72,8 @@ def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
             for index, problem in error.problems
             for detail in _details(problem, [*task_loc, "tasks", index])
         ]
+    if isinstance(error, InvalidScheduledTaskError):
+        return _details(error.error, [*task_loc, "task"])
     if isinstance(error, InvalidCursorError):
         return _detail(["query", "cursor"], str(error), "invalid_cursor")
     if isinstance(error, InvalidFilterError):
@@ -82,7 +89,14 @@ def _details(error: TaskgateError, task_loc: list[Any]) -> list[dict[str, Any]]:
 
 def error_response(error: TaskgateError) -> JSONResponse:
     """The HTTP answer for a domain error."""
-    if isinstance(error, TaskNotFoundError | KeyNotFoundError):
+    if isinstance(
+        error,
+        TaskNotFoundError
+        | KeyNotFoundError
+        | ScheduleNotFoundError
+        | WebhookNotFoundError
+        | QueueNotFoundError,
+    ):
         return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
     if isinstance(error, NotAuthenticatedError):
         return JSONResponse(
@@ -98,6 +112,8 @@ def error_response(error: TaskgateError) -> JSONResponse:
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(error.retry_after)},
         )
+    if isinstance(error, TooManyWebhooksError):
+        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_409_CONFLICT)
     if isinstance(error, TaskFinishedError | TaskNotDeadError | TaskChangedError):
         return JSONResponse(
             {"detail": str(error), "status": error.status}, status_code=status.HTTP_409_CONFLICT

@@ -6,6 +6,8 @@ a task row is written or read.
 - `manage`: what clients do to tasks: cancel, replay and purge; dead letters recorded.
 - `upkeep`: the background jobs: due tasks released, owed messages found, expired deleted.
 - `reads`: one task, pages of tasks, counts.
+- `progress`: a running attempt's progress report (the worker, beside the handler).
+- `watching`: the columns a live stream of one task reads to see it change (the API).
 
 Each change of state is one conditional UPDATE whose WHERE clause names the states it may
 start from, so a duplicated message can never move a task backwards. The hot paths

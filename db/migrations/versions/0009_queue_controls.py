@@ -19,6 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 HELD_INDEX = "ix_tasks_held"
+HELD_BY_KEY_INDEX = "ix_tasks_held_key"
 
 
 def upgrade() -> None:
@@ -70,11 +71,21 @@ def upgrade() -> None:
             postgresql_concurrently=True,
             if_not_exists=True,
         )
+        # Each key's held tasks, oldest first: the fair share's walk over keys.
+        op.create_index(
+            HELD_BY_KEY_INDEX,
+            "tasks",
+            ["tenant", "queue", "concurrency_key", "created_at"],
+            postgresql_where=sa.text("held_at IS NOT NULL"),
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
-        op.drop_index(HELD_INDEX, table_name="tasks", postgresql_concurrently=True, if_exists=True)
+        for index in (HELD_BY_KEY_INDEX, HELD_INDEX):
+            op.drop_index(index, table_name="tasks", postgresql_concurrently=True, if_exists=True)
     op.drop_table("queue_settings")
     for column in ("progress", "schedule_id", "held_at", "held_reason", "concurrency_key"):
         op.drop_column("tasks", column)
