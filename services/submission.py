@@ -108,6 +108,15 @@ def validate_submission(
     return ValidPayload(handler=handler, payload=normalized, encoded=encoded)
 
 
+def resolve_queue(*, queue: str | None, handler: TaskHandler, settings: Settings) -> str:
+    """The queue a task runs from: the one asked for, which must be known, else its
+    handler's."""
+    resolved = queue or handler.queue
+    if resolved != handler.queue and resolved not in (known := known_queues(settings)):
+        raise UnknownQueueError(resolved, known)
+    return resolved
+
+
 def _refuse_unstorable(name: str, problem: tuple[Location, str] | None) -> None:
     if problem is not None:
         location, message = problem
@@ -197,9 +206,7 @@ class Submitter:
                 f"max_attempts may be at most {self._limits.max_attempts} (MAX_ATTEMPTS_LIMIT)",
             )
         max_attempts = submission.max_attempts or handler.max_attempts
-        queue = submission.queue or handler.queue
-        if queue != handler.queue and queue not in (known := known_queues(self._settings)):
-            raise UnknownQueueError(queue, known)
+        queue = resolve_queue(queue=submission.queue, handler=handler, settings=self._settings)
         now = datetime.now(UTC)
         run_at = submission.start_at(now)
         # A scheduled task waits in PostgreSQL, not in the broker; the relay sends it when due.

@@ -53,10 +53,11 @@ async def list_tasks(
     queues: Collection[str] = (),
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    schedule_id: uuid.UUID | None = None,
 ) -> Page[Task]:
     """Tasks of `tenants` newest first, one page at a time, optionally only those in
     `statuses`, with `names`, in `queues`, created at or after `created_after` and before
-    `created_before`."""
+    `created_before`, made by the schedule `schedule_id`."""
     for field, moment in (("created_after", created_after), ("created_before", created_before)):
         if moment is not None and moment.tzinfo is None:
             raise InvalidFilterError(field, f"{field} must have a time zone")
@@ -74,6 +75,7 @@ async def list_tasks(
         queues=queues,
         created_after=created_after,
         created_before=created_before,
+        schedule_id=schedule_id,
     )
     return await reads.page_of_tasks(
         session=session, task_filter=task_filter, after=cursor, limit=limit

@@ -41,6 +41,14 @@ async def _add_key() -> None:
         await connection.close()
 
 
+async def _delete_schedules() -> None:
+    connection = await connect(SETTINGS, SETTINGS.db_name)
+    try:
+        await connection.execute("DELETE FROM schedules WHERE tenant = 'contract'")
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(scope="module")
 def contract_api(migrated_database: None) -> Iterator[str]:
     """The API under uvicorn on queues of its own; its URL."""
@@ -60,6 +68,8 @@ def contract_api(migrated_database: None) -> Iterator[str]:
     finally:
         stack.stop()
         asyncio.run(stack.delete_queues())
+        # The schedules the run made would go on making tasks in later tests' processes.
+        asyncio.run(_delete_schedules())
 
 
 def test_the_api_keeps_its_contract(contract_api: str) -> None:

@@ -79,6 +79,7 @@ def install_openapi(app: FastAPI, settings: Settings | None = None) -> None:
             )
             handlers = load_handlers(configured.handler_modules).all()
             _describe_submits(document, handlers, configured)
+            _describe_scheduled_tasks(document, handlers, configured)
             _describe_security(document, configured)
             app.openapi_schema = document
         return app.openapi_schema
@@ -121,6 +122,39 @@ def _describe_submits(
         for operation in item.values():
             if "requestBody" in operation:
                 operation["responses"].setdefault("400", BAD_BODY)
+
+
+def _describe_scheduled_tasks(
+    document: dict[str, Any], handlers: list[TaskHandler], settings: Settings
+) -> None:
+    """A schedule's task is one variant per handler too, as a submit is."""
+    schemas = document["components"]["schemas"]
+    task = schemas["ScheduledTaskIn"]
+    common = deepcopy({k: v for k, v in task["properties"].items() if k not in ("name", "payload")})
+    common["queue"]["anyOf"][0] = {"type": "string", "enum": known_queues(settings)}
+    variants = []
+    for handler in handlers:
+        payload = _payload_component(schemas, handler)
+        required = ["name", "payload"] if schemas[payload].get("required") else ["name"]
+        properties = {
+            **common,
+            "name": {"const": handler.name, "type": "string", "description": "The handler."},
+            "payload": {"$ref": REF_TEMPLATE.format(model=payload)},
+        }
+        variants.append(
+            {
+                "title": f"Scheduled {handler.name}",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": properties,
+                "required": required,
+            }
+        )
+    schemas["ScheduledTaskIn"] = {
+        "title": "ScheduledTaskIn",
+        "description": f"{task.get('description', '')} One variant per handler.",
+        "oneOf": variants,
+    }
 
 
 def _payload_component(schemas: dict[str, Any], handler: TaskHandler) -> str:

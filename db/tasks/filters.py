@@ -1,5 +1,6 @@
 """Which tasks a listing, a replay or a purge selects, as WHERE conditions."""
 
+import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -13,7 +14,8 @@ from db.models import Task, TaskStatus
 @dataclass(frozen=True)
 class TaskFilter:
     """Tasks of one of `tenants`, whose status, name and queue are each one of those given
-    (any, when none is), created at or after `created_after` and before `created_before`."""
+    (any, when none is), created at or after `created_after` and before `created_before`,
+    made by the schedule `schedule_id` (if given)."""
 
     tenants: frozenset[str]
     statuses: frozenset[str] = frozenset()
@@ -21,6 +23,7 @@ class TaskFilter:
     queues: frozenset[str] = frozenset()
     created_after: datetime | None = None
     created_before: datetime | None = None
+    schedule_id: uuid.UUID | None = None
 
     @classmethod
     def of(
@@ -32,6 +35,7 @@ class TaskFilter:
         queues: Collection[str] = (),
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        schedule_id: uuid.UUID | None = None,
     ) -> "TaskFilter":
         """A filter from any collections of values (repeats count once)."""
         return cls(
@@ -41,6 +45,7 @@ class TaskFilter:
             queues=frozenset(queues),
             created_after=created_after,
             created_before=created_before,
+            schedule_id=schedule_id,
         )
 
     def branches(self) -> list[list[ColumnElement[bool]]]:
@@ -53,6 +58,9 @@ class TaskFilter:
         index scan each, merged.
         """
         common: list[ColumnElement[bool]] = []
+        # Read through (tenant, schedule_id, created_at, id), a schedule's tasks only.
+        if self.schedule_id is not None:
+            common.append(Task.schedule_id == self.schedule_id)
         if self.created_after is not None:
             common.append(Task.created_at >= self.created_after)
         if self.created_before is not None:

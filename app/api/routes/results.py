@@ -48,6 +48,7 @@ async def list_results(
         Moment | None,
         Query(description="Only tasks created before this time (ISO 8601 with a zone)."),
     ] = None,
+    schedule_id: Annotated[UUID | None, Query(description="Only tasks this schedule made.")] = None,
     limit: LimitDep = 100,
 ) -> PageOut[TaskOut]:
     """List tasks and their results, newest first; filters combine (all must hold)."""
@@ -61,6 +62,7 @@ async def list_results(
         queues=queue or (),
         created_after=created_after,
         created_before=created_before,
+        schedule_id=schedule_id,
     )
     return page_out(page, TaskOut)
 
