@@ -1,8 +1,9 @@
 """The HTTP client of the API: every request, and every failure turned into one line."""
 
+import contextlib
 import errno
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -120,6 +121,25 @@ class Api:
         if response.status_code >= 400:
             raise self._error(method, path, response)
         return response
+
+    @contextlib.contextmanager
+    def stream(
+        self, path: str, *, headers: Mapping[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A GET whose answer is read as it arrives (Server-Sent Events); ApiError for an
+        error answer, Unreachable for none, or for a stream silent for REQUEST_TIMEOUT s."""
+        try:
+            with self._http.stream("GET", path, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._error("GET", path, response)
+                yield response
+        except httpx.TimeoutException:
+            raise Unreachable(
+                f"Taskgate at {self.url} went silent for {REQUEST_TIMEOUT:g} s"
+            ) from None
+        except httpx.TransportError as error:
+            raise Unreachable(f"cannot reach Taskgate at {self.url}: {_reason(error)}") from None
 
     def exchange(self, method: str, path: str, **options: Any) -> tuple[int, Any]:
         """The status and JSON body of a request's answer (None for an empty one)."""

@@ -105,6 +105,8 @@ def _fields(task: dict[str, Any]) -> list[tuple[str, Text]]:
         ("attempts", Text(f"{task.get('attempts')} of {task.get('max_attempts')}")),
         ("replays", Text(str(task.get("replays", 0)))),
     ]
+    if task.get("progress"):
+        fields.append(("progress", Text(progress_text(task["progress"]))))
     for label, key in (
         ("run at", "run_at"),
         ("created", "created_at"),
@@ -120,6 +122,13 @@ def _fields(task: dict[str, Any]) -> list[tuple[str, Text]]:
     if task.get("error"):
         fields.append(("error", Text(str(task["error"]), style="red")))
     return fields
+
+
+def progress_text(progress: dict[str, Any]) -> str:
+    """A progress report as `40% slept 4 of 10 s` (whole percents, rounded down)."""
+    percent = int(float(progress.get("fraction") or 0) * 100 + 1e-9)
+    message = progress.get("message")
+    return f"{percent}%" + (f" {message}" if message else "")
 
 
 def _attempt_errors(errors: Sequence[dict[str, Any]]) -> Table:

@@ -1,5 +1,6 @@
 """The handler registry and the built-in handlers, without any service running."""
 
+import uuid
 from typing import Any
 
 import pytest
@@ -7,7 +8,9 @@ from pydantic import BaseModel, ValidationError
 
 from services.handlers import builtin
 from services.handlers.builtin import EmulatePayload, TaskFailedError
+from services.handlers.context import TaskContext
 from services.handlers.loader import load_handlers
+from services.handlers.progress import ProgressReport
 from services.handlers.registry import HandlerRegistry, TaskHandler, task_handler
 
 
@@ -180,7 +183,33 @@ async def test_fail_raises_with_its_message():
         await builtin.fail(builtin.FailPayload(message="boom"))
 
 
+class Reports(list[ProgressReport]):
+    """A stand-in for a progress reporter: what the handler reported."""
+
+    def report(self, report: ProgressReport) -> None:
+        self.append(report)
+
+
+def context_reporting_to(reports: Reports) -> TaskContext:
+    return TaskContext(
+        task_id=uuid.uuid4(),
+        attempt=1,
+        max_attempts=1,
+        session=None,  # type: ignore[arg-type]
+        sessions=None,  # type: ignore[arg-type]
+        reporter=reports,  # type: ignore[arg-type]
+    )
+
+
 async def test_sleep_reports_how_long_it_slept():
-    # Given a sleep of no time at all
-    # When sleep runs, then it reports the seconds
-    assert await builtin.sleep(builtin.SleepPayload(seconds=0)) == {"slept": 0.0}
+    # Given a sleep of no time at all, and one of a twentieth of a second
+    quiet, short = Reports(), Reports()
+
+    # When sleep runs, then it reports the seconds, and its progress when there is any
+    slept = await builtin.sleep(builtin.SleepPayload(seconds=0), context_reporting_to(quiet))
+    assert slept == {"slept": 0.0} and quiet == []
+    await builtin.sleep(builtin.SleepPayload(seconds=0.05), context_reporting_to(short))
+    assert short == [
+        ProgressReport(0.0, "slept 0 of 0.05 s"),
+        ProgressReport(1.0, "slept 0.05 of 0.05 s"),
+    ]

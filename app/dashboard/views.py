@@ -1,6 +1,7 @@
 """What the templates show of a task and of a page of tasks, as the viewer may see it, and
 the notices a page shows after a form was handled."""
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,48 @@ class TaskView:
     def message_record(self) -> bool:
         """A record of a message no worker could read, not a task that died."""
         return self.task.status == TaskStatus.DEAD and is_message_record(self.task)
+
+    @property
+    def progress(self) -> "ProgressView | None":
+        """What the handler last reported of its progress, if it reported anything."""
+        return ProgressView.of(self.task.progress)
+
+    @property
+    def progress_live(self) -> bool:
+        """Whether the report is of the attempt running now (a bar is drawn for it)."""
+        report, started = self.progress, self.task.started_at
+        return (
+            self.task.status == TaskStatus.RUNNING
+            and report is not None
+            and (started is None or report.updated_at is None or report.updated_at >= started)
+        )
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    """A progress report as the pages show it: whole percents, the message, when."""
+
+    percent: int
+    message: str | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, stored: dict[str, Any] | None) -> "ProgressView | None":
+        if not stored or not isinstance(stored.get("fraction"), int | float):
+            return None
+        # Whole percents, rounded down (0.29 stays 29 despite floats): 100 only once the
+        # handler says it is done.
+        percent = min(max(math.floor(stored["fraction"] * 100 + 1e-9), 0), 100)
+        message = stored.get("message")
+        return cls(percent, message if isinstance(message, str) else None, _moment(stored))
+
+
+def _moment(stored: dict[str, Any]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(stored.get("updated_at")))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _between(start: datetime | None, end: datetime | None) -> float | None:

@@ -1,11 +1,13 @@
 """The handlers Taskgate ships with: error emulation, echo, sleep and fail."""
 
 import asyncio
+import math
 import random
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.handlers.context import TaskContext
 from services.handlers.registry import task_handler
 
 
@@ -45,9 +47,19 @@ async def echo(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @task_handler("sleep")
-async def sleep(payload: SleepPayload) -> dict[str, Any]:
-    """Sleep for the given seconds, then succeed."""
-    await asyncio.sleep(payload.seconds)
+async def sleep(payload: SleepPayload, context: TaskContext) -> dict[str, Any]:
+    """Sleep for the given seconds, reporting progress every second, then succeed."""
+    total = payload.seconds
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    slept = 0.0
+    while slept < total:
+        await context.progress(slept / total, message=f"slept {slept:g} of {total:g} s")
+        # Aimed at whole seconds from the start: a late wake-up does not delay the next.
+        slept = min(float(math.floor(loop.time() - started) + 1), total)
+        await asyncio.sleep(started + slept - loop.time())
+    if total:
+        await context.progress(1.0, message=f"slept {total:g} of {total:g} s")
     return {"slept": payload.seconds}
 
 

@@ -122,3 +122,31 @@ async def fail_unless_ok(payload: OkPayload) -> dict[str, str]:
     if not payload.ok:
         raise NotOkError(f"not ok: {payload.note}")
     return {"note": payload.note}
+
+
+class ProgressPayload(BaseModel):
+    fraction: float = Field(default=0.5, ge=0, le=1)
+    message: str = Field(default="", max_length=300)
+    seconds: float = Field(default=10.0, ge=0, le=60)
+
+
+@task_handler("report_progress", max_attempts=1, timeout_seconds=120)
+async def report_progress(payload: ProgressPayload, context: TaskContext) -> None:
+    """Report the payload's progress, then sleep `seconds` (cancel it to end it sooner)."""
+    await context.progress(payload.fraction, message=payload.message or None)
+    await asyncio.sleep(payload.seconds)
+
+
+class BurstPayload(BaseModel):
+    reports: int = Field(default=1000, ge=10, le=100_000)
+    seconds: float = Field(default=0.5, ge=0, le=10)
+
+
+@task_handler("progress_burst", max_attempts=1)
+async def progress_burst(payload: BurstPayload, context: TaskContext) -> None:
+    """Report progress `reports` times over about `seconds` (in ten rounds), ending at 1."""
+    per_round = payload.reports // 10
+    for index in range(1, payload.reports + 1):
+        await context.progress(index / payload.reports, f"step {index} of {payload.reports}")
+        if index % per_round == 0:
+            await asyncio.sleep(payload.seconds / 10)

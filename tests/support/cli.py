@@ -71,10 +71,11 @@ async def _ready(url: str, api: processes.Process) -> bool:
 
 
 @asynccontextmanager
-async def api_process() -> AsyncIterator[str]:
-    """An API process (uvicorn, the tests' settings) on a free port: its URL, once ready."""
+async def api_process(**env: str) -> AsyncIterator[str]:
+    """An API process (uvicorn, the tests' settings, `env` on top) on a free port: its URL,
+    once ready."""
     port = free_port()
-    api = processes.api(port=port).start()
+    api = processes.api(port=port, env=env).start()
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_for(lambda: _ready(url, api), timeout=30, what="the API process")
