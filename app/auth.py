@@ -144,5 +144,6 @@ def require(role: Role, doing: str) -> Any:
 Reader = Annotated[Principal, require(Role.READ, "reading tasks")]
 Writer = Annotated[Principal, require(Role.WRITE, "submitting, cancelling or replaying tasks")]
 Admin = Annotated[
-    Principal, require(Role.ADMIN, "purging, bulk replays, queue-wide stats and keys")
+    Principal,
+    require(Role.ADMIN, "purging, bulk replays, queue-wide stats, queue controls and keys"),
 ]

@@ -8,7 +8,7 @@ import enum
 import logging
 import traceback
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +20,10 @@ from config.settings import Settings
 from db.failures import database_unavailable
 from db.models import WAITING_STATUSES
 from db.session import Database
-from db.tasks import attempts
+from db.tasks import attempts, controls
 from services.coalescing import Coalescer
 from services.handlers.context import TaskContext
+from services.handlers.progress import ProgressRecorder
 from services.handlers.registry import TaskHandler, registry
 from services.observability.correlation import note_tenant
 from services.payloads import StoredTextLimits, unstorable
@@ -44,6 +45,8 @@ class Verdict(enum.Enum):
     DEAD = "dead"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    # A control of its queue (paused, a limit) holds the task back, with no message.
+    HELD = "held back"
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,14 @@ class Executor:
         database: Database,
         leases: LeaseKeeper,
         cancel_requests: CancelRequests,
+        controlled_ended: Callable[[], None] = lambda: None,
     ) -> None:
         self.limits = StoredTextLimits.from_settings(settings)
+        # Called when a task of a queue with controls ends: held ones may go now.
+        self.controlled_ended = controlled_ended
+        self.progress = ProgressRecorder(
+            database=database, min_interval=settings.progress_min_interval_seconds
+        )
         self.database = database
         self.leases = leases
         self.cancel_requests = cancel_requests
@@ -92,6 +101,29 @@ class Executor:
     async def execute(self, *, task_id: uuid.UUID) -> Outcome:
         """Run the task if it is waiting (or its worker died), and commit what happened."""
         claim = await self._claims.submit(task_id)
+        if isinstance(claim, attempts.Controlled):
+            return await self._execute_controlled(task_id)
+        return await self._execute_claimed(task_id, claim)
+
+    async def _execute_controlled(self, task_id: uuid.UUID) -> Outcome:
+        """Claim apart, under the queue's lock; run it unless a control holds it back."""
+        async with self.database.connection() as connection:
+            claim = await controls.claim_controlled(
+                connection=connection,
+                task_id=task_id,
+                lease=self.leases.lease,
+                history=self.limits.history,
+            )
+        if isinstance(claim, controls.Held):
+            logger.debug("task held back by its queue's %s", claim.reason)
+            return Outcome(Verdict.HELD, claim.reason)
+        try:
+            return await self._execute_claimed(task_id, claim)
+        finally:
+            if isinstance(claim, attempts.Claimed):
+                self.controlled_ended()
+
+    async def _execute_claimed(self, task_id: uuid.UUID, claim: attempts.ClaimResult) -> Outcome:
         if isinstance(claim, attempts.HeldElsewhere):
             delay = claim.lease_left_seconds + HELD_RECHECK_MARGIN_SECONDS
             return Outcome(Verdict.RETRY_LATER, "another worker holds the task", delay)
@@ -101,6 +133,9 @@ class Executor:
                 # the message must come back, not be dropped.
                 return Outcome(Verdict.RETRY_LATER, "task changed during the claim", 1.0)
             return Outcome(Verdict.SKIPPED, f"task is {claim.status or 'unknown'}")
+        if isinstance(claim, attempts.Controlled):
+            # Its queue's controls came on during the claim: the next delivery takes them in.
+            return Outcome(Verdict.RETRY_LATER, "its queue's controls changed", 1.0)
         note_tenant(claim.tenant)
         outcome = await self._run_claimed(task_id, claim)
         task_metrics.ended(claim, outcome.verdict.value)
@@ -162,6 +197,7 @@ class Executor:
                     sessions=self.database.sessions,
                     attempt=attempt,
                     cancel_requests=self.cancel_requests,
+                    progress=self.progress,
                 )
             problem = unstorable(result)
             if problem is not None:
@@ -247,11 +283,14 @@ async def _call_handler(
     sessions: async_sessionmaker[AsyncSession],
     attempt: Attempt,
     cancel_requests: CancelRequests,
+    progress: ProgressRecorder,
 ) -> Any:
     handler, claim = attempt.handler, attempt.claim
     arguments: list[Any] = [handler.parse_payload(claim.payload)]
+    reporter = None
     if handler.wants_context:
         assert session is not None, "a handler taking a TaskContext runs with a session"
+        reporter = progress.reporter(task_id=attempt.task_id, attempt=claim.attempt)
         arguments.append(
             TaskContext(
                 task_id=attempt.task_id,
@@ -259,15 +298,18 @@ async def _call_handler(
                 max_attempts=claim.max_attempts,
                 session=session,
                 sessions=sessions,
+                reporter=reporter,
             )
         )
     # A sync handler cannot be interrupted: past the timeout (or on a cancel request) its
     # attempt ends, but its thread runs on to its end and its result is discarded.
-    call = asyncio.ensure_future(
+    running = (
         handler.func(*arguments)
         if handler.is_async
         else asyncio.to_thread(handler.func, *arguments)
     )
+    # The last progress report is written when the handler ends, before its outcome.
+    call = asyncio.ensure_future(running if reporter is None else reporter.around(running))
     with cancel_requests.running(attempt.task_id, call):
         try:
             async with asyncio.timeout(handler.timeout_seconds):

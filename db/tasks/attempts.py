@@ -52,7 +52,13 @@ class NotRunnable:
     status: str | None
 
 
-ClaimResult = Claimed | HeldElsewhere | NotRunnable
+@dataclass(frozen=True)
+class Controlled:
+    """The task waits, but its queue has controls (paused, limits): it is claimed apart,
+    under its queue's lock (db/tasks/controls.py)."""
+
+
+ClaimResult = Claimed | HeldElsewhere | NotRunnable | Controlled
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,16 @@ CLAIM_MANY = """
                 WHEN status = 'queued' AND started_at IS NULL AND replays = 0 THEN
                     greatest(created_at, run_at)
             END AS ready_at
-        FROM tasks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+        FROM tasks
+        -- A queue with controls is claimed apart; a queue without has no settings row, or
+        -- one with every control off (the lookup is one probe of a small primary key).
+        LEFT JOIN queue_settings AS controls
+          ON controls.tenant = tasks.tenant AND controls.name = tasks.queue
+        WHERE tasks.id = ANY($1::uuid[]) AND ($5::bool OR NOT coalesce(controls.paused
+              OR controls.concurrency_limit IS NOT NULL
+              OR controls.key_concurrency_limit IS NOT NULL
+              OR controls.rate_limit_per_second IS NOT NULL, false))
+        ORDER BY tasks.id FOR UPDATE OF tasks
     )
     UPDATE tasks SET
         status = 'running',
@@ -86,6 +101,8 @@ CLAIM_MANY = """
         started_at = now(),
         lease_expires_at = now() + $2::interval,
         due_at = NULL,
+        held_reason = NULL,
+        held_at = NULL,
         -- A claim proves the message arrived: the API's own mark may then skip the row.
         published_at = coalesce(tasks.published_at, now()),
         errors = CASE WHEN tasks.status = 'running' THEN
@@ -106,8 +123,14 @@ CLAIM_MANY = """
               extract(epoch FROM tasks.started_at - locked.ready_at) AS waited
 """
 UNCLAIMED = """
-    SELECT id, status, extract(epoch FROM lease_expires_at - now()) AS lease_left
-    FROM tasks WHERE id = ANY($1::uuid[])
+    SELECT tasks.id, tasks.status, extract(epoch FROM tasks.lease_expires_at - now()) AS lease_left,
+           coalesce(controls.paused OR controls.concurrency_limit IS NOT NULL
+                    OR controls.key_concurrency_limit IS NOT NULL
+                    OR controls.rate_limit_per_second IS NOT NULL, false) AS controlled
+    FROM tasks
+    LEFT JOIN queue_settings AS controls
+      ON controls.tenant = tasks.tenant AND controls.name = tasks.queue
+    WHERE tasks.id = ANY($1::uuid[])
 """
 SUCCEED_MANY = """
     WITH done AS (
@@ -131,14 +154,21 @@ SUCCEED_MANY = """
 
 
 async def claim_many(
-    *, connection: Any, task_ids: Sequence[uuid.UUID], lease: timedelta, history: int
+    *,
+    connection: Any,
+    task_ids: Sequence[uuid.UUID],
+    lease: timedelta,
+    history: int,
+    controlled: bool = False,
 ) -> list[ClaimResult]:
     """Take the tasks to run, in one statement committed on its own (on an asyncpg
     connection): each waiting one, or running under a lease that lapsed (its worker died;
     the lost attempt goes into its history in the same statement). One result per id, in
     order; an id given twice is claimed once, the repeat finds it held (by this worker)."""
     unique = list(dict.fromkeys(task_ids))
-    rows = await connection.fetch(CLAIM_MANY, unique, lease, LOST_ATTEMPT_ERROR, history)
+    rows = await connection.fetch(
+        CLAIM_MANY, unique, lease, LOST_ATTEMPT_ERROR, history, controlled
+    )
     claimed: dict[uuid.UUID, ClaimResult] = {
         row["id"]: Claimed(
             name=row["name"],
@@ -155,7 +185,13 @@ async def claim_many(
     others = [task_id for task_id in unique if task_id not in claimed]
     if others:
         for row in await connection.fetch(UNCLAIMED, others):
-            if row["status"] == TaskStatus.RUNNING:
+            if (
+                row["controlled"]
+                and not controlled
+                and _claimable(row["status"], row["lease_left"])
+            ):
+                claimed[row["id"]] = Controlled()
+            elif row["status"] == TaskStatus.RUNNING:
                 claimed[row["id"]] = HeldElsewhere(max(float(row["lease_left"] or 0), 0.0))
             else:
                 claimed[row["id"]] = NotRunnable(status=row["status"])
@@ -168,6 +204,13 @@ async def claim_many(
             results.append(claimed.get(task_id, NotRunnable(status=None)))
         seen.add(task_id)
     return results
+
+
+def _claimable(status: str, lease_left: float | None) -> bool:
+    """Whether a claim could take a task in this state."""
+    if status == TaskStatus.RUNNING:
+        return lease_left is not None and lease_left < 0
+    return status in (TaskStatus.QUEUED, TaskStatus.RETRYING)
 
 
 async def succeed_many(*, connection: Any, successes: Sequence[Success]) -> set[uuid.UUID]:
@@ -183,13 +226,15 @@ async def succeed_many(*, connection: Any, successes: Sequence[Success]) -> set[
 
 
 def finishing(status: TaskStatus, **values: Any) -> dict[str, Any]:
-    """The columns every move to a terminal state sets (it holds no lease, is due nowhere),
-    and `values`."""
+    """The columns every move to a terminal state sets (it holds no lease, is due nowhere,
+    no control holds it), and `values`."""
     return {
         "status": status,
         "finished_at": func.now(),
         "lease_expires_at": None,
         "due_at": None,
+        "held_reason": None,
+        "held_at": None,
         **values,
     }
 
