@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 
 from app.auth import Authenticator
 from app.broker_connection import BrokerConnector, connect_and_declare
+from app.task_events import TaskStreams
 from app.waiting import TaskWaiter, listener_connection
 from config.names import KEY_CHANGED_CHANNEL
 from config.settings import Settings
@@ -28,7 +29,10 @@ from services.payloads import PayloadLimits
 from services.rate_limits import RateLimiter
 from services.relay import OutboxRelay
 from services.retention import RetentionSweep
+from services.scheduler import Scheduler
 from services.submission import Submitter
+from services.webhooks.pruning import DeliveryPruning
+from services.webhooks.sender import WebhookSender
 from subscribers.specification import worker_asyncapi
 
 logger = logging.getLogger(__name__)
@@ -73,10 +77,19 @@ class ApiRuntime:
             hearing=lambda: self.waiter.listening,
         )
         self.waiter.subscribe(KEY_CHANGED_CHANNEL, self.authenticator.cache)
+        # Live event streams of tasks: polled, woken by the same listener when a task ends.
+        self.task_streams = TaskStreams(
+            database=self.database, waiter=self.waiter, settings=settings
+        )
         self.relay = OutboxRelay(
             database=self.database, publishers=self.publishers, settings=settings
         )
         self.sweep = RetentionSweep(database=self.database, settings=settings)
+        self.webhooks = WebhookSender(database=self.database, settings=settings)
+        self.webhook_pruning = DeliveryPruning(database=self.database, settings=settings)
+        self.scheduler = Scheduler(
+            database=self.database, submitter=self.submitter, settings=settings
+        )
         self.connector = BrokerConnector(self.publishers, self.queues)
         self.state_gauges = StateGauges(
             database=self.database, publishers=self.publishers, queues=self.queues
@@ -107,10 +120,16 @@ class ApiRuntime:
             self.connector.start()
         self.relay.start()
         self.sweep.start()
+        self.webhooks.start()
+        self.webhook_pruning.start()
+        self.scheduler.start()
         self.waiter.start()
 
     async def stop(self) -> None:
         await self.waiter.stop()
+        await self.scheduler.stop()
+        await self.webhook_pruning.stop()
+        await self.webhooks.stop()
         await self.sweep.stop()
         await self.relay.stop()
         await self.connector.stop()

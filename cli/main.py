@@ -6,7 +6,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from cli import dead_letters, stats, submit_file, tasks
+from cli import dead_letters, queues, schedules, stats, submit_file, tasks, watching, webhooks
 from cli.exits import CliError, ExitCode
 
 KEYS = "keys"
@@ -76,10 +76,14 @@ app.command()(tasks.submit)
 app.command("submit-file")(submit_file.submit_file)
 app.command()(tasks.status)
 app.command()(tasks.wait)
+app.command()(watching.watch)
 app.command()(tasks.cancel)
 app.command("ls")(tasks.ls)
 app.command()(stats.stats)
 app.add_typer(dead_letters.app, name="dlq")
+app.add_typer(queues.app, name="queues")
+app.add_typer(schedules.app, name="schedules")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

@@ -9,10 +9,16 @@ from faststream import Context
 from config.settings import Settings
 from db.session import Database
 from publishers.publishing import Publishers, TopologyConflictError
+from services.held_release import HeldRelease
 from services.named_queues import known_queues
 from services.observability.tracing import Tracing
+from services.outbox import Outbox
 from services.relay import OutboxRelay
 from services.retention import RetentionSweep
+from services.scheduler import Scheduler
+from services.submission import Submitter
+from services.webhooks.pruning import DeliveryPruning
+from services.webhooks.sender import WebhookSender
 from subscribers.admission import AdmissionGate
 from subscribers.cancel_requests import CancelRequests
 from subscribers.execution import RELEASE_TIMEOUT_SECONDS, Executor
@@ -51,14 +57,29 @@ class WorkerRuntime:
         )
         self.gate = AdmissionGate(slots=settings.worker_concurrency)
         self.in_flight = InFlight()
+        self.held_release = HeldRelease(database=database, publishers=publishers, settings=settings)
         self.executor = Executor(
             settings=settings,
             database=database,
             leases=self.leases,
             cancel_requests=self.cancel_requests,
+            controlled_ended=self.held_release.wake,
         )
         self.relay = OutboxRelay(database=database, publishers=publishers, settings=settings)
         self.sweep = RetentionSweep(database=database, settings=settings)
+        self.webhooks = WebhookSender(database=database, settings=settings)
+        self.webhook_pruning = DeliveryPruning(database=database, settings=settings)
+        # Schedules' ticks make their tasks here too, as a submit does (recorded, then sent).
+        outbox = Outbox(
+            database=database,
+            publishers=publishers,
+            grace_seconds=settings.outbox_grace_seconds,
+        )
+        self.scheduler = Scheduler(
+            database=database,
+            submitter=Submitter(database=database, outbox=outbox, settings=settings),
+            settings=settings,
+        )
 
     def start_tracing(self) -> None:
         """Before the broker starts: spans of this process go where the settings say."""
@@ -77,9 +98,17 @@ class WorkerRuntime:
         self.leases.start()
         self.relay.start()
         self.sweep.start()
+        self.held_release.start()
+        self.webhooks.start()
+        self.webhook_pruning.start()
+        self.scheduler.start()
 
     async def stop_background_jobs(self) -> None:
         """When the broker stops taking messages."""
+        await self.held_release.stop()
+        await self.scheduler.stop()
+        await self.webhook_pruning.stop()
+        await self.webhooks.stop()
         await self.sweep.stop()
         await self.relay.stop()
 

@@ -15,6 +15,7 @@ from app.dashboard.security import Viewer, ViewerDep, settings_of
 from db.models import Role, TaskStatus
 from services.access import visible_tenants
 from services.activity import PERCENTILE_NAMES, overview, throughput
+from services.queue_controls import paused_queues
 
 router = APIRouter(prefix=BASE, route_class=HtmlRoute, include_in_schema=False)
 
@@ -38,6 +39,10 @@ async def _overview_context(
     )
     return {
         "overview": found,
+        # The viewer's own tenant's: what its pause buttons act on.
+        "paused_queues": await paused_queues(session=session, tenant=viewer.principal.tenant),
+        "may_control": viewer.may(Role.ADMIN),
+        "queue_names": runtime.queues,
         "statuses": [status.value for status in TaskStatus],
         "percentiles": PERCENTILE_NAMES,
         "refresh_seconds": settings.dashboard_refresh_seconds,

@@ -4,12 +4,19 @@ they answer HTML, for people)."""
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.dashboard import dead_letters, live, login, tasks
+from app.dashboard import dead_letters, live, login, queues, schedules, tasks
 from app.dashboard.errors import HtmlRoute
 from app.dashboard.rendering import BASE, problem, redirect
 
 router = APIRouter()
-for part in (login.router, live.router, tasks.router, dead_letters.router):
+for part in (
+    login.router,
+    live.router,
+    tasks.router,
+    dead_letters.router,
+    schedules.router,
+    queues.router,
+):
     router.include_router(part)
 
 # Last: any other address under the dashboard is a page saying so.
