@@ -190,6 +190,15 @@ class Cluster:
             f"--- {node.name}\n" + _tail(node.home / "server.out") for node in self.nodes
         )
 
+    def queue_report(self) -> str:
+        """What each queue holds, who consumes it and which node leads it, as the first
+        node that answers says: why work stopped moving, when it did."""
+        columns = ("name", "messages_ready", "messages_unacknowledged", "consumers", "leader")
+        for node in self.nodes:
+            with contextlib.suppress(RuntimeError):
+                return self.ctl(node, "list_queues", *columns, timeout=20)
+        return "no node answered list_queues"
+
 
 @contextlib.contextmanager
 def running_cluster(size: int = 3) -> Iterator[Cluster]:

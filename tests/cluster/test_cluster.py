@@ -66,7 +66,7 @@ async def test_losing_a_node_under_load_loses_nothing(migrated_database: None) -
             # And the stopped nodes are members again
             assert cluster.running_nodes() == {node.name for node in cluster.nodes}
         except BaseException:
-            print(stack.logs(), cluster.logs())
+            print(stack.logs(), cluster.logs(), cluster.queue_report(), sep="\n")
             raise
         finally:
             stack.stop()
