@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from publishers.topology import Band
+from tests.support import rabbit
 from tests.support.api import SUBMIT, wait_status, wait_terminal
 from tests.support.database import new_session
 from tests.support.waiting import wait_for
@@ -98,6 +100,12 @@ async def test_a_paused_queue_holds_new_tasks_and_lets_running_ones_finish(clien
     assert (await wait_terminal(client, running, timeout=20))["status"] == "succeeded"
     rows = await _rows(held)
     assert all(row.status == "queued" and row.started_at is None for row in rows), rows
+    # Held without a message: none waits in RabbitMQ, none was handed to a delay queue
+    delays = rabbit.topology_queues([QUEUE])[len(Band) + 1 :]
+    bands = [rabbit.band_queue(QUEUE, band) for band in Band]
+    assert [await rabbit.message_count(queue) for queue in (*bands, *delays)] == [0] * (
+        len(bands) + len(delays)
+    )
     shown = (await client.get(CONTROLS)).json()
     assert shown["held"] == {"paused": 6}, shown
     task = (await client.get(f"/api/v1/result/{held[0]}")).json()

@@ -51,6 +51,18 @@ async def consumer_count(queue: str) -> int:
         return int(count or 0)
 
 
+async def message_count(queue: str) -> int:
+    """Messages ready in `queue` now (0 if it does not exist)."""
+    connection = await _connect()
+    async with connection:
+        channel = await connection.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True)
+        except ChannelClosed:
+            return 0
+        return int(declared.declaration_result.message_count or 0)
+
+
 def band_queue(queue: str, band: Band = Band.NORMAL, *, base: str | None = None) -> str:
     """The RabbitMQ queue of one band of a named queue (of this process's settings, or of
     a Taskgate whose RMQ_QUEUE_NAME is `base`)."""
