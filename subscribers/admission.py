@@ -40,6 +40,9 @@ class AdmissionGate:
         return sum(len(queue) for queue in self._waiting.values())
 
     async def _acquire(self, band: Band) -> None:
+        if self._free > 0 and not self.waiting:
+            self._free -= 1
+            return
         turn = asyncio.get_running_loop().create_future()
         self._waiting[band].append(turn)
         self._grant()
