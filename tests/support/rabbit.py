@@ -38,29 +38,27 @@ async def _connect() -> aio_pika.abc.AbstractConnection:
     return await aio_pika.connect(_broker_url)
 
 
-async def consumer_count(queue: str) -> int:
-    """Consumers attached to `queue` now (0 if it does not exist)."""
+async def _counts(queue: str) -> tuple[int, int]:
+    """(messages ready, consumers) of `queue` now; (0, 0) if it does not exist."""
     connection = await _connect()
     async with connection:
         channel = await connection.channel()
         try:
             declared = await channel.declare_queue(queue, passive=True)
         except ChannelClosed:
-            return 0
-        count = declared.declaration_result.consumer_count
-        return int(count or 0)
+            return 0, 0
+        result = declared.declaration_result
+        return int(result.message_count or 0), int(result.consumer_count or 0)
+
+
+async def consumer_count(queue: str) -> int:
+    """Consumers attached to `queue` now (0 if it does not exist)."""
+    return (await _counts(queue))[1]
 
 
 async def message_count(queue: str) -> int:
     """Messages ready in `queue` now (0 if it does not exist)."""
-    connection = await _connect()
-    async with connection:
-        channel = await connection.channel()
-        try:
-            declared = await channel.declare_queue(queue, passive=True)
-        except ChannelClosed:
-            return 0
-        return int(declared.declaration_result.message_count or 0)
+    return (await _counts(queue))[0]
 
 
 def band_queue(queue: str, band: Band = Band.NORMAL, *, base: str | None = None) -> str:
