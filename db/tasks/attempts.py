@@ -98,7 +98,10 @@ CLAIM_MANY = """
     UPDATE tasks SET
         status = 'running',
         attempts = tasks.attempts + 1,
-        started_at = now(),
+        -- When this statement began, not its transaction: a claim of a queue with controls
+        -- first waits for its queue's lock, and starts only once the task it waits on has
+        -- finished (alone, the statement is its transaction: the same moment).
+        started_at = statement_timestamp(),
         lease_expires_at = now() + $2::interval,
         due_at = NULL,
         held_reason = NULL,
