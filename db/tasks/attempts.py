@@ -107,7 +107,7 @@ CLAIM_MANY = """
         held_reason = NULL,
         held_at = NULL,
         -- A claim proves the message arrived: the API's own mark may then skip the row.
-        published_at = coalesce(tasks.published_at, now()),
+        published_at = coalesce(tasks.published_at, statement_timestamp()),
         errors = CASE WHEN tasks.status = 'running' THEN
             -- The history keeps the latest $4 attempts.
             (CASE WHEN jsonb_array_length(tasks.errors) >= $4::int
