@@ -10,7 +10,7 @@ from rich.text import Text
 
 from cli.exits import UsageError
 from cli.http import API, Api
-from cli.listing import read_pages
+from cli.listing import print_page, read_pages
 from cli.options import (
     DEFAULT_URL,
     AsJson,
@@ -23,7 +23,7 @@ from cli.options import (
     filters,
     payload_option,
 )
-from cli.output import compact, moment, note, print_json, say, show, table
+from cli.output import compact, moment, print_json, say, show, table
 
 SCHEDULES = f"{API}/schedules"
 
@@ -166,14 +166,7 @@ def list_schedules(
     """List the schedules, newest first, with their next and last run."""
     with connect(url, key) as api:
         page = read_pages(api, SCHEDULES, {}, limit=limit, cursor=cursor, every_page=every_page)
-    if as_json:
-        print_json(page)
-        return
-    items = page.get("items", [])
-    show(_rows(items))
-    count = f"{len(items)} schedule{'' if len(items) == 1 else 's'}"
-    more = page.get("next_cursor")
-    note(f"{count}; more follow: add --cursor {more} (or --all)" if more else count)
+    print_page(page, as_json=as_json, rows=_rows, one="schedule", many="schedules")
 
 
 @app.command("show")

@@ -4,10 +4,11 @@ import uuid
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from cli.http import API
-from cli.listing import read_pages
+from cli.listing import print_page, read_pages
 from cli.options import DEFAULT_URL, AsJson, Cursor, EveryPage, Key, Limit, Url, connect
 from cli.output import moment, note, print_json, say, show, status_text, table
 
@@ -99,11 +100,12 @@ def deliveries(
             cursor=cursor,
             every_page=every_page,
         )
-    if as_json:
-        print_json(page)
-        return
+    print_page(page, as_json=as_json, rows=_delivery_rows, one="delivery", many="deliveries")
+
+
+def _delivery_rows(deliveries: list[dict[str, Any]]) -> Table:
     shown = table("occurred", "event", "task", "status", "attempts", "last answer", "next")
-    for delivery in page["items"]:
+    for delivery in deliveries:
         shown.add_row(
             Text(moment(delivery["occurred_at"])),
             Text(str(delivery["event"])),
@@ -113,10 +115,7 @@ def deliveries(
             Text(_last_answer(delivery["attempt_log"])),
             Text(moment(delivery["next_attempt_at"])),
         )
-    show(shown)
-    count = f"{len(page['items'])} deliver{'y' if len(page['items']) == 1 else 'ies'}"
-    more = f"; more follow: add --cursor {page['next_cursor']}" if page["next_cursor"] else ""
-    note(count + more)
+    return shown
 
 
 def _last_answer(attempts: list[dict[str, Any]]) -> str:
