@@ -72,8 +72,25 @@ class Success:
 
 LOST_ATTEMPT_ERROR = "worker lost: its lease lapsed mid-attempt"
 
+# A queue's settings row, if it has one: a queue with controls is claimed apart (the
+# lookup is one probe of a small primary key).
+WITH_CONTROLS = """
+    LEFT JOIN queue_settings AS controls
+      ON controls.tenant = tasks.tenant AND controls.name = tasks.queue
+"""
+# The queue has a control on; one without has no settings row, or every control off.
+HAS_CONTROLS = """
+    coalesce(controls.paused OR controls.concurrency_limit IS NOT NULL
+             OR controls.key_concurrency_limit IS NOT NULL
+             OR controls.rate_limit_per_second IS NOT NULL, false)
+"""
+# What a claim may take: a waiting task, or a running one whose lease lapsed.
+CLAIMABLE = """
+    (tasks.status IN ('queued', 'retrying')
+     OR (tasks.status = 'running' AND tasks.lease_expires_at < now()))
+"""
 # The batched forms lock their rows in id order, so two batches never deadlock each other.
-CLAIM_MANY = """
+CLAIM_MANY = f"""
     WITH locked AS (
         SELECT id,
             CASE
@@ -84,15 +101,8 @@ CLAIM_MANY = """
                 WHEN status = 'queued' AND started_at IS NULL AND replays = 0 THEN
                     greatest(created_at, run_at)
             END AS ready_at
-        FROM tasks
-        -- A queue with controls is claimed apart; a queue without has no settings row, or
-        -- one with every control off (the lookup is one probe of a small primary key).
-        LEFT JOIN queue_settings AS controls
-          ON controls.tenant = tasks.tenant AND controls.name = tasks.queue
-        WHERE tasks.id = ANY($1::uuid[]) AND ($5::bool OR NOT coalesce(controls.paused
-              OR controls.concurrency_limit IS NOT NULL
-              OR controls.key_concurrency_limit IS NOT NULL
-              OR controls.rate_limit_per_second IS NOT NULL, false))
+        FROM tasks {WITH_CONTROLS}
+        WHERE tasks.id = ANY($1::uuid[]) AND ($5::bool OR NOT {HAS_CONTROLS})
         ORDER BY tasks.id FOR UPDATE OF tasks
     )
     UPDATE tasks SET
@@ -118,21 +128,17 @@ CLAIM_MANY = """
             ))
         ELSE tasks.errors END
     FROM locked
-    WHERE tasks.id = locked.id
-      AND (tasks.status IN ('queued', 'retrying')
-           OR (tasks.status = 'running' AND tasks.lease_expires_at < now()))
+    WHERE tasks.id = locked.id AND {CLAIMABLE}
     RETURNING tasks.id, tasks.name, tasks.payload, tasks.attempts, tasks.max_attempts,
               tasks.cancel_requested_at, tasks.queue, tasks.tenant,
               extract(epoch FROM tasks.started_at - locked.ready_at) AS waited
 """
-UNCLAIMED = """
+# Why a claim left them; `controlled`: it could have taken the task, but for its queue's
+# controls.
+UNCLAIMED = f"""
     SELECT tasks.id, tasks.status, extract(epoch FROM tasks.lease_expires_at - now()) AS lease_left,
-           coalesce(controls.paused OR controls.concurrency_limit IS NOT NULL
-                    OR controls.key_concurrency_limit IS NOT NULL
-                    OR controls.rate_limit_per_second IS NOT NULL, false) AS controlled
-    FROM tasks
-    LEFT JOIN queue_settings AS controls
-      ON controls.tenant = tasks.tenant AND controls.name = tasks.queue
+           {HAS_CONTROLS} AND {CLAIMABLE} AS controlled
+    FROM tasks {WITH_CONTROLS}
     WHERE tasks.id = ANY($1::uuid[])
 """
 SUCCEED_MANY = """
@@ -188,11 +194,7 @@ async def claim_many(
     others = [task_id for task_id in unique if task_id not in claimed]
     if others:
         for row in await connection.fetch(UNCLAIMED, others):
-            if (
-                row["controlled"]
-                and not controlled
-                and _claimable(row["status"], row["lease_left"])
-            ):
+            if row["controlled"] and not controlled:
                 claimed[row["id"]] = Controlled()
             elif row["status"] == TaskStatus.RUNNING:
                 claimed[row["id"]] = HeldElsewhere(max(float(row["lease_left"] or 0), 0.0))
@@ -207,13 +209,6 @@ async def claim_many(
             results.append(claimed.get(task_id, NotRunnable(status=None)))
         seen.add(task_id)
     return results
-
-
-def _claimable(status: str, lease_left: float | None) -> bool:
-    """Whether a claim could take a task in this state."""
-    if status == TaskStatus.RUNNING:
-        return lease_left is not None and lease_left < 0
-    return status in (TaskStatus.QUEUED, TaskStatus.RETRYING)
 
 
 async def succeed_many(*, connection: Any, successes: Sequence[Success]) -> set[uuid.UUID]:
