@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Select, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import DateTime, Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Schedule
-from db.tasks.reads import Cursor, Page
+from db.tasks.reads import Cursor, Page, newest_first, page_of
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,14 @@ async def page_of_schedules(
 ) -> Page[Schedule]:
     """Up to `limit` schedules of `tenant` (None: of every tenant), newest first, from just
     after `after`."""
-    query = _of_tenant(select(Schedule), tenant)
-    if after is not None:
-        query = query.where(tuple_(Schedule.created_at, Schedule.id) < (after.created_at, after.id))
-    query = query.order_by(Schedule.created_at.desc(), Schedule.id.desc()).limit(limit + 1)
-    rows = list(await session.scalars(query))
-    if len(rows) <= limit:
-        return Page(items=rows, next_cursor=None)
-    last = rows[limit - 1]
-    return Page(items=rows[:limit], next_cursor=Cursor(created_at=last.created_at, id=last.id))
+    query = newest_first(
+        _of_tenant(select(Schedule), tenant),
+        moment=Schedule.created_at,
+        key=Schedule.id,
+        after=after,
+        size=limit + 1,
+    )
+    return page_of(list(await session.scalars(query)), limit)
 
 
 async def update_schedule(

@@ -17,7 +17,6 @@ from sqlalchemy import (
     literal,
     select,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +27,7 @@ from db.models import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
 )
-from db.tasks.reads import Cursor, Page
+from db.tasks.reads import Cursor, Page, newest_first, page_of
 
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.FAILING)
 FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.GIVEN_UP)
@@ -107,24 +106,14 @@ async def page_of_deliveries(
     *, session: AsyncSession, webhook_id: uuid.UUID, after: Cursor | None, limit: int
 ) -> Page[WebhookDelivery]:
     """Up to `limit` deliveries of the webhook, newest first, from just after `after`."""
-    query = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.webhook_id == webhook_id)
-        .order_by(WebhookDelivery.occurred_at.desc(), WebhookDelivery.id.desc())
-        .limit(limit + 1)
+    query = newest_first(
+        select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id),
+        moment=WebhookDelivery.occurred_at,
+        key=WebhookDelivery.id,
+        after=after,
+        size=limit + 1,
     )
-    if after is not None:
-        query = query.where(
-            tuple_(WebhookDelivery.occurred_at, WebhookDelivery.id)
-            < tuple_(after.created_at, after.id)
-        )
-    rows = list(await session.scalars(query))
-    more, items = len(rows) > limit, rows[:limit]
-    last = items[-1] if more else None
-    return Page(
-        items=items,
-        next_cursor=None if last is None else Cursor(created_at=last.occurred_at, id=last.id),
-    )
+    return page_of(list(await session.scalars(query)), limit, moment="occurred_at")
 
 
 async def attempts_of(

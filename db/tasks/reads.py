@@ -4,7 +4,7 @@ arrive), counts."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Select, func, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,14 @@ from db.models import Task
 from db.tasks.filters import DeadLetterFilter, TaskFilter
 
 T = TypeVar("T")
+
+
+class HasId(Protocol):
+    id: uuid.UUID
+
+
+# A row of a keyset listing: it has an id, the tiebreak of its order.
+Keyed = TypeVar("Keyed", bound=HasId)
 
 
 @dataclass(frozen=True)
@@ -58,14 +66,20 @@ async def page_of_tasks(
 ) -> Page[Task]:
     """Up to `limit` tasks matching the filter, newest first, from just after `after`."""
     query = page_query(task_filter, after=after, size=limit + 1)
-    return _page(list(await session.scalars(query)), limit)
+    return page_of(list(await session.scalars(query)), limit)
 
 
 def page_query(task_filter: TaskFilter, *, after: Cursor | None, size: int) -> Select[Any]:
     """The statement reading up to `size` tasks matching the filter, newest first, from
     just after `after` (public so that its plan can be checked)."""
     branches = [
-        _newest_first(select(Task).where(*conditions), after=after, size=size)
+        newest_first(
+            select(Task).where(*conditions),
+            moment=Task.created_at,
+            key=Task.id,
+            after=after,
+            size=size,
+        )
         for conditions in task_filter.branches()
     ]
     return _merged(branches, size)
@@ -93,10 +107,16 @@ async def page_of_dead(
         else [selection.within(frozenset({tenant})) for tenant in sorted(selection.tenants)]
     )
     branches = [
-        _newest_first(select(Task).where(*part.conditions()), after=after, size=size)
+        newest_first(
+            select(Task).where(*part.conditions()),
+            moment=Task.created_at,
+            key=Task.id,
+            after=after,
+            size=size,
+        )
         for part in per_tenant
     ]
-    return _page(list(await session.scalars(_merged(branches, size))), limit)
+    return page_of(list(await session.scalars(_merged(branches, size))), limit)
 
 
 async def counts_by_queue_and_status(
@@ -114,18 +134,25 @@ async def counts_by_queue_and_status(
     return counts
 
 
-def _newest_first(query: Select[Any], *, after: Cursor | None, size: int) -> Select[Any]:
-    """`query`'s tasks newest first, up to `size` of them, from just after `after`; read
-    through an index ordered (created_at DESC, id DESC) after the filtered column."""
+def newest_first(
+    query: Select[Any], *, moment: Any, key: Any, after: Cursor | None, size: int
+) -> Select[Any]:
+    """`query`'s rows newest first by (`moment`, `key`), up to `size` of them, from just
+    after `after`; read through an index ordered (moment DESC, key DESC) after the filtered
+    columns. Every keyset listing (tasks, schedules, webhook deliveries) pages this way."""
     if after is not None:
-        query = query.where(tuple_(Task.created_at, Task.id) < (after.created_at, after.id))
-    return query.order_by(Task.created_at.desc(), Task.id.desc()).limit(size)
+        query = query.where(tuple_(moment, key) < (after.created_at, after.id))
+    return query.order_by(moment.desc(), key.desc()).limit(size)
 
 
-def _page(rows: list[Task], limit: int) -> Page[Task]:
-    """The page made of `rows`, read as up to `limit + 1` rows newest first: the row past
-    the limit only says that a next page exists."""
+def page_of(rows: list[Keyed], limit: int, *, moment: str = "created_at") -> Page[Keyed]:
+    """The page made of `rows`, read by `newest_first` with a size of `limit + 1`: the row
+    past the limit only says that a next page exists; the cursor is the last row's
+    (`moment`, id)."""
     if len(rows) <= limit:
         return Page(items=rows, next_cursor=None)
     last = rows[limit - 1]
-    return Page(items=rows[:limit], next_cursor=Cursor(created_at=last.created_at, id=last.id))
+    return Page(
+        items=rows[:limit],
+        next_cursor=Cursor(created_at=getattr(last, moment), id=last.id),
+    )
