@@ -56,6 +56,15 @@ def selected_tenants(principal: Principal, asked: Collection[str] = ()) -> froze
     return frozenset(asked) & {principal.scope} if asked else frozenset({principal.scope})
 
 
+def acting_tenant(principal: Principal, asked: str | None) -> str:
+    """The one tenant an action is for: the key's own, or the one an operator asked for."""
+    if asked is None or asked == principal.tenant:
+        return principal.tenant
+    if not principal.all_tenants:
+        raise ForbiddenError("only an operator key may act for another tenant (tenant)")
+    return asked
+
+
 async def visible_tenants(
     *, session: AsyncSession, principal: Principal, asked: Collection[str] = ()
 ) -> frozenset[str]:

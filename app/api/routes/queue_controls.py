@@ -10,8 +10,7 @@ from app.auth import Admin, Reader
 from app.queue_control_schemas import QueueControlsOut, QueueControlsPatch
 from app.schemas import TenantName
 from config import names
-from services.access import Principal
-from services.errors import ForbiddenError
+from services.access import acting_tenant
 from services.queue_controls import change_queue_controls, get_queue_controls
 
 router = APIRouter(prefix="/queues", tags=["queue controls"])
@@ -33,7 +32,7 @@ async def get_controls(
 ) -> QueueControlsOut:
     """A queue's controls, and the tasks it runs, has waiting and holds back."""
     controls = await get_queue_controls(
-        session=session, tenant=_tenant(principal, tenant), queue=name, known=runtime.queues
+        session=session, tenant=acting_tenant(principal, tenant), queue=name, known=runtime.queues
     )
     return QueueControlsOut.of(controls)
 
@@ -50,18 +49,9 @@ async def change_controls(
     """Pause or resume a queue, or set its limits; every worker obeys at its next claim."""
     controls = await change_queue_controls(
         session=session,
-        tenant=_tenant(principal, tenant),
+        tenant=acting_tenant(principal, tenant),
         queue=name,
         known=runtime.queues,
         changes=body.changes(),
     )
     return QueueControlsOut.of(controls)
-
-
-def _tenant(principal: Principal, asked: str | None) -> str:
-    """The tenant acted for: the key's own, or an operator's choice."""
-    if asked is None or asked == principal.tenant:
-        return principal.tenant
-    if not principal.all_tenants:
-        raise ForbiddenError("only an operator key may act for another tenant (tenant)")
-    return asked
