@@ -19,6 +19,13 @@ _UNAVAILABLE = (
 )
 
 
+# Every error the database layer raises, outages among them: what an HTTP handler of
+# database errors must be registered for (it then asks `database_unavailable`). Some of
+# the outages derive from none of the others (a pool timeout, the driver's own protocol
+# errors), so they are listed here too, not in a second list that could miss one.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, pg.PostgresError, *_UNAVAILABLE)
+
+
 def database_unavailable(error: BaseException) -> bool:
     """True when `error` (or what caused it) says PostgreSQL cannot be reached now."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:

@@ -5,16 +5,14 @@ import logging
 import re
 from typing import Any
 
-from asyncpg import InterfaceError, PostgresError
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from db.failures import database_unavailable
+from db.failures import DATABASE_ERRORS, database_unavailable
 from services.errors import (
     ConflictingKeysError,
     ForbiddenError,
@@ -47,7 +45,6 @@ from services.payloads import make_storable
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
-DATABASE_ERRORS = (OSError, DBAPIError, PostgresError, InterfaceError)
 
 
 def _detail(loc: list[Any], msg: str, type_: str, **extra: Any) -> list[dict[str, Any]]:

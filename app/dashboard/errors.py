@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from app.api.error_responses import DATABASE_ERRORS, RETRY_AFTER_SECONDS, error_response
+from app.api.error_responses import RETRY_AFTER_SECONDS, error_response
 from app.dashboard.rendering import BASE, HEADERS, is_htmx, problem, redirect
 from app.dashboard.security import LoginRequired, RequestRefused, is_https
 from app.dashboard.session import clear_session_cookie
-from db.failures import database_unavailable
+from db.failures import DATABASE_ERRORS, database_unavailable
 from services.errors import TaskgateError
 from services.payloads import make_storable
 
